@@ -1,0 +1,3 @@
+from .bank_size_check import BankSizeCheckHook
+
+__all__ = ['BankSizeCheckHook']

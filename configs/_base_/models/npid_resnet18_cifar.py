@@ -1,0 +1,14 @@
+# NPID with a CIFAR ResNet-18 (3x3 stem, no max-pool) and a 128-d linear head.
+model = dict(
+    type='NPID',
+    bank_size=50000,
+    feat_dim=128,
+    temperature=0.1,
+    bank_momentum=0.5,
+    nce_k=0,
+    eval_level='neck',
+    backbone=dict(type='ResNet_CIFAR', depth=18, norm_cfg=dict(type='BN'),
+                  zero_init_residual=False),
+    neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+              with_avg_pool=True))
+custom_hooks = [dict(type='BankSizeCheckHook')]
