@@ -112,7 +112,8 @@ class NPID(EvalSelfSupervisor):
         """The NPID loss of one view's (N, D) unit features."""
         bank = self.memory_bank
         if self.nce_k == 0:
-            return nonparametric_softmax_loss(feats, bank, indices,
+            # a copy: autograd keeps it while the bank is updated in place
+            return nonparametric_softmax_loss(feats, bank.clone(), indices,
                                               self.temperature)
         noise = torch.randint(self.bank_size, (feats.shape[0], self.nce_k),
                               device=feats.device)
@@ -145,5 +146,6 @@ class NPID(EvalSelfSupervisor):
         check_bank_indices(indices, self.bank_size)
         feats = [self.project(img)[1] for img in inputs[:2]]
         loss = sum(self.instance_loss(f, indices) for f in feats) / 2
+        # the bank changes only after both views were scored against it
         self.update_memory_bank(feats, indices)
         return dict(loss=loss)

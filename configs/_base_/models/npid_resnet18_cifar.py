@@ -9,6 +9,7 @@ model = dict(
     eval_level='neck',
     backbone=dict(type='ResNet_CIFAR', depth=18, norm_cfg=dict(type='BN'),
                   zero_init_residual=False),
+    # NPID's head: global average pool, one linear layer (with bias), no BN.
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
-              with_avg_pool=True))
+              gap_dim=2, norm_cfg=None))
 custom_hooks = [dict(type='BankSizeCheckHook')]
