@@ -1,0 +1,44 @@
+"""Run a function in a real 2-process ``torch.distributed`` gloo group.
+
+    results = run_gloo(worker, world_size=2, args=(...))
+
+``worker(rank, world_size, *args)`` must be a module-level function (it is
+pickled by ``torch.multiprocessing.spawn``); its return value (tensors are
+fine) comes back in ``results[rank]``. Exceptions in a worker fail the test.
+"""
+import os
+import socket
+import tempfile
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _entry(rank, world_size, port, out_dir, fn, args):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
+                      RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    try:
+        result = fn(rank, world_size, *args)
+        torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
+    finally:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def run_gloo(fn, world_size: int = 2, args: tuple = ()) -> list:
+    """Spawn ``world_size`` gloo processes running ``fn``; return their results."""
+    with tempfile.TemporaryDirectory() as out_dir:
+        mp.spawn(_entry, args=(world_size, _free_port(), out_dir, fn, args),
+                 nprocs=world_size, join=True)
+        return [torch.load(os.path.join(out_dir, f'{r}.pt'), weights_only=False)
+                for r in range(world_size)]
