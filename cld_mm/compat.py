@@ -28,10 +28,15 @@ _APPLIED = set()
 
 def mmengine_checkpoint_globals() -> list:
     """The non-tensor classes and functions that mmengine checkpoints pickle."""
+    import builtins
+
     from mmengine.logging import HistoryBuffer
     multiarray = np.core.multiarray
-    safe = [HistoryBuffer, multiarray._reconstruct, multiarray.scalar,
-            np.ndarray, np.dtype]
+    # HistoryBuffer pickles its statistics methods as getattr(cls, 'mean'):
+    # getattr only reads an attribute; torch's unpickler still refuses to
+    # call anything that is not itself allow-listed.
+    safe = [HistoryBuffer, builtins.getattr, multiarray._reconstruct,
+            multiarray.scalar, np.ndarray, np.dtype]
     # numpy>=1.25 pickles dtypes through their classes (np.dtypes.Float64DType).
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

@@ -8,6 +8,9 @@ import pytest
 import torch
 
 import cld_mm  # noqa: F401
+from mmengine.registry import init_default_scope
+
+init_default_scope('mmpretrain')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_TAR = osp.join(REPO, '..', 'shared', 'data', 'cifar10_jpg.tar.gz')

@@ -10,6 +10,7 @@ Sources: the shared JPEG tarball (``cifar10_jpg.tar.gz``), or the original
 python-pickle batches (``cifar-10-batches-py``: data_batch_1..5, test_batch),
 written losslessly as PNG.
 """
+import json
 import os
 import os.path as osp
 import pickle
@@ -109,9 +110,11 @@ def prepare_cifar10_folder(root: str, tar: Optional[str] = None,
         dict: lines per annotation file.
     """
     done = osp.join(root, 'meta', '.complete')
-    if osp.exists(done) and subsets is None:
-        return {n: sum(1 for _ in open(osp.join(root, 'meta', n + '.txt')))
-                for n in ('train', 'test', *SUBSETS)}
+    if osp.exists(done):
+        with open(done) as f:
+            sizes = json.load(f)
+        if subsets is None or set(subsets) <= set(sizes):
+            return sizes
     if not osp.isdir(osp.join(root, 'train')):
         if (tar is None) == (batches is None):
             raise ValueError('give exactly one source: tar= or batches=')
@@ -133,5 +136,6 @@ def prepare_cifar10_folder(root: str, tar: Optional[str] = None,
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     sizes = write_annotations(root, subsets)
-    open(done, 'w').close()
+    with open(done, 'w') as f:
+        json.dump(sizes, f)
     return sizes
