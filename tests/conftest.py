@@ -6,9 +6,9 @@ import random
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 
 import cld_mm  # noqa: F401
-from mmengine.registry import init_default_scope
 
 init_default_scope('mmpretrain')
 

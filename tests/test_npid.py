@@ -8,10 +8,8 @@ from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from cld_mm.models.losses import (nce_loss, nce_normaliser,
-                                  nonparametric_softmax_loss)
-from cld_mm.models.utils import (check_bank_indices, init_memory_bank,
-                                 momentum_bank_rows)
+from cld_mm.models.losses import nce_loss, nce_normaliser, nonparametric_softmax_loss
+from cld_mm.models.utils import check_bank_indices, init_memory_bank, momentum_bank_rows
 
 
 def tiny_npid(bank_size=16, **kw):

@@ -5,9 +5,10 @@ from dist_utils import run_gloo
 
 
 def _bank_worker(rank, world_size):
-    import cld_mm  # noqa: F401
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
+
+    import cld_mm  # noqa: F401
     torch.manual_seed(0)  # same init on both ranks
     model = MODELS.build(dict(
         type='NPID', bank_size=32, feat_dim=16,

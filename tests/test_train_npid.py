@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from cld_mm.engine.config_checks import check_dataset_paths
+
 from utils import REPO, tiny_config
 
 NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'

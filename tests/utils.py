@@ -33,7 +33,7 @@ def tiny_config(config: str, work_dir: str, root: str, train_ann: str,
                                 by_epoch=True, begin=0, end=epochs,
                                 convert_to_iter_based=True)]
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs)
+    cfg.default_hooks.checkpoint.update(interval=epochs)
     cfg.env_cfg = dict(dist_cfg=dict(backend='gloo'))
     if test_ann is not None and cfg.get('val_dataloader'):
         vd = cfg.val_dataloader

@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 import cld_mm  # noqa: F401
 from cld_mm.engine.config_checks import check_dataset_paths
+from cld_mm.engine.dist_env import cpu_model_wrapper_cfg, init_cpu_process_group
 
 
 def parse_args():
@@ -42,7 +43,9 @@ def main():
     if args.launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+        cpu_model_wrapper_cfg(cfg)
     check_dataset_paths(cfg, phases=('test', ))
+    init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
     metrics = Runner.from_cfg(cfg).test()
     print(metrics)
 

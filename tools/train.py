@@ -12,7 +12,12 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import cld_mm  # noqa: F401  (registers modules, applies compat fixes)
-from cld_mm.engine.config_checks import check_dataset_paths
+from cld_mm.engine.config_checks import (
+    apply_global_batch_size,
+    check_dataset_paths,
+    launch_world_size,
+)
+from cld_mm.engine.dist_env import cpu_model_wrapper_cfg, init_cpu_process_group
 
 
 def parse_args():
@@ -66,7 +71,8 @@ def merge_args(cfg: Config, args) -> Config:
     if args.launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         cfg.env_cfg.dist_cfg['backend'] = 'gloo'
-    return cfg
+        cpu_model_wrapper_cfg(cfg)
+    return apply_global_batch_size(cfg, launch_world_size(args.launcher))
 
 
 def main():
@@ -74,6 +80,7 @@ def main():
     cfg = merge_args(Config.fromfile(args.config), args)
     check_dataset_paths(cfg, phases=('train', 'val')
                         if cfg.get('val_dataloader') else ('train', ))
+    init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,6 +1,9 @@
 from .cifar_folder import prepare_cifar10_folder
 from .knn_dataset import KNNDataset
+from .long_tail import LongTailDataset, long_tail_counts
 from .semi_split import class_balanced_subset, read_image_list
+from .stl10 import STL10
 
-__all__ = ['KNNDataset', 'prepare_cifar10_folder', 'class_balanced_subset',
+__all__ = ['KNNDataset', 'LongTailDataset', 'long_tail_counts', 'STL10',
+           'prepare_cifar10_folder', 'class_balanced_subset',
            'read_image_list']

@@ -1,12 +1,16 @@
-"""Checks on a config before a Runner is built, with errors that name the problem."""
+"""Checks on a config before a Runner is built; errors name the problem."""
+import os
 import os.path as osp
-from typing import List
+from typing import List, Mapping, Optional
 
 from mmengine.config import Config
 
-DATA_HINT = ('prepare CIFAR-10 with `python tools/dataset_converters/'
-             'prepare_cifar10.py --tar ../shared/data/cifar10_jpg.tar.gz` '
-             'or set the data_root with --cfg-options')
+from .data_checks import check_annotation_file
+
+DATA_HINT = ('set data_root / ann_file with --cfg-options, or put the '
+             'dataset where the config expects it (README, "Data"); for '
+             'CIFAR-10 run `python tools/dataset_converters/prepare_cifar10.py'
+             ' --tar ../shared/data/cifar10_jpg.tar.gz`')
 
 
 def _dataset_paths(ds_cfg) -> List[str]:
@@ -38,3 +42,47 @@ def check_dataset_paths(cfg: Config, phases=('train', 'val', 'test')) -> None:
                 raise FileNotFoundError(
                     f'{phase} data not found: {path!r} does not exist '
                     f'(cwd {osp.abspath(".")}); {DATA_HINT}')
+            if '://' not in path:
+                check_annotation_file(path)
+
+
+WORLD_SIZE_ENV = dict(pytorch='WORLD_SIZE', slurm='SLURM_NTASKS',
+                      mpi='OMPI_COMM_WORLD_SIZE')
+
+
+def launch_world_size(launcher: str,
+                      env: Optional[Mapping[str, str]] = None) -> int:
+    """Number of processes a launcher starts, read before dist init."""
+    env = os.environ if env is None else env
+    key = WORLD_SIZE_ENV.get(launcher)
+    if key is None:
+        return 1
+    if key not in env:
+        raise KeyError(f'--launcher {launcher} but {key} is not set: start '
+                       'it with tools/dist_train.sh (torchrun) or '
+                       'tools/slurm_train.sh (srun)')
+    return int(env[key])
+
+
+def apply_global_batch_size(cfg: Config, world_size: int) -> Config:
+    """Split ``cfg.global_batch_size`` (if set) evenly over the processes.
+
+    The papers state global batches (256 on one GPU, 512 over 8 GPUs);
+    mmengine's ``train_dataloader.batch_size`` is per process. With
+    ``global_batch_size`` set, the per-process batch becomes
+    ``global_batch_size // world_size``.
+
+    Raises:
+        ValueError: the global batch is not a positive multiple of the
+            number of processes.
+    """
+    gbs = cfg.get('global_batch_size')
+    if gbs is None:
+        return cfg
+    if int(gbs) < 1 or int(gbs) % world_size:
+        raise ValueError(
+            f'global_batch_size={gbs} is not divisible by the number of '
+            f'processes ({world_size}): every process must get the same '
+            f'batch; use a multiple of {world_size}')
+    cfg.train_dataloader.batch_size = int(gbs) // world_size
+    return cfg

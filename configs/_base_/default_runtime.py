@@ -6,7 +6,18 @@ default_scope = 'mmpretrain'
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    backend_args=dict(backend='atomic_local')),
+    # reliability (docs/reliability.md): data and checkpoint checks, RNG
+    # states in checkpoints for exact resume, NaN/Inf loss policy
+    # ('skip' also needs optim_wrapper type='NaNGuardOptimWrapper').
+    train_data_check=dict(type='TrainDataCheckHook'),
+    checkpoint_check=dict(type='CheckpointCheckHook'),
+    rng_state=dict(type='RNGStateHook'),
+    nonfinite_loss=dict(type='NonFiniteLossHook', policy='stop'))
 # gloo on CPU-only machines; tools/dist_train.sh passes --launcher pytorch.
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 log_processor = dict(window_size=10)
+# each rank draws its own augmentations (mmengine's default syncs the seed,
+# so every rank would crop its different images identically)
+randomness = dict(seed=None, diff_rank_seed=True, deterministic=False)

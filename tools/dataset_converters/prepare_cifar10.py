@@ -1,9 +1,11 @@
 """Put CIFAR-10 into the folder layout the configs read (data/cifar10 by default).
 
 From the shared JPEG tarball:
-    python tools/dataset_converters/prepare_cifar10.py --tar ../shared/data/cifar10_jpg.tar.gz
+    python tools/dataset_converters/prepare_cifar10.py \
+        --tar ../shared/data/cifar10_jpg.tar.gz
 From the original python batches (cifar-10-python.tar.gz, extracted):
-    python tools/dataset_converters/prepare_cifar10.py --batches path/to/cifar-10-batches-py
+    python tools/dataset_converters/prepare_cifar10.py \
+        --batches path/to/cifar-10-batches-py
 """
 import argparse
 

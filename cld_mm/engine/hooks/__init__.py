@@ -1,3 +1,9 @@
 from .bank_size_check import BankSizeCheckHook
+from .checkpoint_check import CheckpointCheckHook
+from .nonfinite_loss import NonFiniteLossHook
+from .rng_state import RNGStateHook
+from .smog_recluster import SMoGReclusterHook
+from .train_data_check import TrainDataCheckHook
 
-__all__ = ['BankSizeCheckHook']
+__all__ = ['BankSizeCheckHook', 'CheckpointCheckHook', 'NonFiniteLossHook',
+           'RNGStateHook', 'TrainDataCheckHook', 'SMoGReclusterHook']

@@ -1,4 +1,11 @@
 from .base import EvalFeatureMixin, EvalSelfSupervisor
+from .byol_cld import BYOLCLD, EvalBYOL
+from .cld import CrossLevelDiscrimination, build_cld
+from .moco_cld import EvalMoCo, MoCoCLD
 from .npid import NPID
+from .npid_cld import NPIDCLD
+from .smog import SMoG
 
-__all__ = ['EvalFeatureMixin', 'EvalSelfSupervisor', 'NPID']
+__all__ = ['EvalFeatureMixin', 'EvalSelfSupervisor', 'NPID', 'NPIDCLD', 'MoCoCLD',
+           'BYOLCLD', 'EvalMoCo', 'EvalBYOL',
+           'CrossLevelDiscrimination', 'build_cld', 'SMoG']

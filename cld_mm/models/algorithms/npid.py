@@ -7,10 +7,8 @@ from mmengine.dist import all_gather, all_reduce
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..losses.instance import (nce_loss, nce_normaliser,
-                               nonparametric_softmax_loss)
-from ..utils.memory_bank import (check_bank_indices, init_memory_bank,
-                                 momentum_bank_rows)
+from ..losses.instance import nce_loss, nce_normaliser, nonparametric_softmax_loss
+from ..utils.memory_bank import check_bank_indices, init_memory_bank, momentum_bank_rows
 from .base import EvalSelfSupervisor
 
 
@@ -102,10 +100,16 @@ class NPID(EvalSelfSupervisor):
                 f'has {dataset_size} images: set model.bank_size='
                 f'{dataset_size}')
 
-    def project(self, img: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Backbone then instance projection; returns (pooled?, unit feats)."""
+    def encode(self, img: torch.Tensor) -> Tuple[tuple, tuple]:
+        """One backbone pass: (backbone outputs, neck outputs)."""
         x = self.backbone(img)
-        return x, F.normalize(self.neck(x)[0], dim=1)
+        return x, self.neck(x)
+
+    def project(self, img: torch.Tensor) -> Tuple[tuple, torch.Tensor]:
+        """Backbone then instance projection; returns (backbone outs, unit
+        (N, D) instance feats)."""
+        x, neck_out = self.encode(img)
+        return x, F.normalize(neck_out[0], dim=1)
 
     def instance_loss(self, feats: torch.Tensor,
                       indices: torch.Tensor) -> torch.Tensor:
@@ -137,6 +141,18 @@ class NPID(EvalSelfSupervisor):
                 0, all_idx,
                 momentum_bank_rows(rows, all_feats, self.bank_momentum))
 
+    # key of the instance loss in the loss dict (subclasses adding terms
+    # rename it so that every term is logged under its own name)
+    instance_loss_key = 'loss'
+
+    def extra_losses(self, encoded: List[Tuple[tuple, tuple]],
+                     data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """Further loss terms from both views' (backbone, neck) outputs.
+
+        None in NPID; subclasses (e.g. NPID+CLD) add theirs here.
+        """
+        return {}
+
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample], **kwargs) -> Dict[str, torch.Tensor]:
         """Instance loss of both views; updates the bank afterwards."""
@@ -144,8 +160,12 @@ class NPID(EvalSelfSupervisor):
             'NPID needs two views per image (MultiView num_views=2)'
         indices = sample_indices(data_samples, inputs[0].device)
         check_bank_indices(indices, self.bank_size)
-        feats = [self.project(img)[1] for img in inputs[:2]]
+        # one backbone pass per view, shared by every loss term
+        encoded = [self.encode(img) for img in inputs[:2]]
+        feats = [F.normalize(neck_out[0], dim=1) for _, neck_out in encoded]
         loss = sum(self.instance_loss(f, indices) for f in feats) / 2
         # the bank changes only after both views were scored against it
         self.update_memory_bank(feats, indices)
-        return dict(loss=loss)
+        losses = {self.instance_loss_key: loss}
+        losses.update(self.extra_losses(encoded, data_samples))
+        return losses

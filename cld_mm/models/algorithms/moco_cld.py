@@ -1,0 +1,84 @@
+"""MoCo v1/v2 + CLD with three crops (query, key, second query)."""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.models.selfsup import MoCo
+from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from .base import EvalFeatureMixin
+from .cld import build_cld
+
+
+@MODELS.register_module()
+class MoCoCLD(EvalFeatureMixin, MoCo):
+    """MoCo with CLD (`Wang et al., 2021 <https://arxiv.org/abs/2008.03813>`_).
+
+    Three crops per image, ``inputs = [q, k, q2]``. The instance loss is
+    ``1/2 [InfoNCE(q, k) + InfoNCE(q2, k)]`` against the queue (the head's
+    temperature), logged as ``loss_instance``; the queue then receives k.
+    CLD runs between the group features of q and q2 (``loss_cld``,
+    ``cld_group_acc``, ``cld_num_groups``). v1: linear heads; v2: MLP heads
+    (``TwoBranchMLPNeck`` with ``cld.group_neck='neck'`` shares the hidden
+    layer between the branches, as the authors' MoCo v2 scripts).
+
+    Args:
+        cld (dict): the CLD part (see :class:`CrossLevelDiscrimination`);
+            ``group_neck`` is required.
+        eval_level (str): kNN feature level. Defaults to ``'neck'``.
+        *args, **kwargs: the arguments of mmpretrain's ``MoCo``
+            (``queue_len``, ``feat_dim``, ``momentum`` in mmengine's
+            convention: the weight of the new parameters, 0.001 = MoCo's
+            0.999).
+    """
+
+    def __init__(self, *args, cld: Optional[dict] = None,
+                 eval_level: str = 'neck', **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cld = build_cld(cld, self.neck, 'MoCoCLD')
+        self.eval_level = self._check_eval_level(eval_level)
+
+    def _infonce(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        # positive logits: Nx1
+        l_pos = torch.einsum('nc,nc->n', [q, k]).unsqueeze(-1)
+        # negative logits: NxK
+        l_neg = torch.einsum('nc,ck->nk', [q, self.queue.clone().detach()])
+        return self.head.loss(l_pos, l_neg)
+
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Instance loss of q and q2 against k; CLD between q and q2."""
+        if not isinstance(inputs, list) or len(inputs) < 3:
+            raise ValueError('MoCoCLD needs three crops per image (q, k, q2): '
+                             'MultiView num_views=3')
+        im_q, im_k, im_q2 = inputs[:3]
+        outs = []
+        for img in (im_q, im_q2):
+            x = self.backbone(img)
+            outs.append((x, self.neck(x)))
+        q, q2 = (F.normalize(n[0], dim=1) for _, n in outs)  # NxC
+        with torch.no_grad():
+            self.encoder_k.update_parameters(
+                torch.nn.Sequential(self.backbone, self.neck))
+            im_k, idx_unshuffle = batch_shuffle_ddp(im_k)
+            k = F.normalize(self.encoder_k(im_k)[0], dim=1)  # keys: NxC
+            k = batch_unshuffle_ddp(k, idx_unshuffle)
+        loss = 0.5 * (self._infonce(q, k) + self._infonce(q2, k))
+        self._dequeue_and_enqueue(k)
+        group_q, group_q2 = (self.cld.group_features(x, n) for x, n in outs)
+        losses = dict(loss_instance=loss)
+        losses.update(self.cld(group_q, group_q2))
+        return losses
+
+
+@MODELS.register_module()
+class EvalMoCo(EvalFeatureMixin, MoCo):
+    """mmpretrain's MoCo (two crops) with the kNN ``predict`` mode: the
+    baseline of :class:`MoCoCLD`. Same arguments as ``MoCo`` plus
+    ``eval_level`` (Defaults to ``'neck'``)."""
+
+    def __init__(self, *args, eval_level: str = 'neck', **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.eval_level = self._check_eval_level(eval_level)

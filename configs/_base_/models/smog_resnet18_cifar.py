@@ -1,0 +1,28 @@
+# SMoG with a CIFAR ResNet-18 (3x3 stem, no max-pool): projection
+# 512-2048(BN, ReLU)-128(BN), predictor 128-2048(BN, ReLU)-128, 300 groups
+# for CIFAR-10, re-clustered every 300 iterations on the last 16,384 features.
+model = dict(
+    type='SMoG',
+    num_groups=300,
+    feat_dim=128,
+    temperature=0.1,
+    beta=0.99,
+    beta_schedule='linear',
+    beta_end_factor=0.99,
+    target_momentum=0.01,  # mmengine EMA: weight of the online net (0.99)
+    cache_size=16384,
+    kmeans_iters=10,
+    reset_target_on_recluster=True,
+    eval_level='backbone',
+    backbone=dict(type='ResNet_CIFAR', depth=18, norm_cfg=dict(type='BN'),
+                  zero_init_residual=False),
+    neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=2048,
+              out_channels=128, num_layers=2, with_bias=False,
+              with_last_bn=True, with_avg_pool=True,
+              norm_cfg=dict(type='BN1d')),
+    predictor=dict(type='NonLinearNeck', in_channels=128, hid_channels=2048,
+                   out_channels=128, num_layers=2, with_bias=False,
+                   with_last_bn=False, with_last_bias=True,
+                   with_avg_pool=False, norm_cfg=dict(type='BN1d')))
+recluster_interval = 300
+custom_hooks = [dict(type='SMoGReclusterHook', interval=recluster_interval)]

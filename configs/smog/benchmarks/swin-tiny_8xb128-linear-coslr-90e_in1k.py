@@ -1,0 +1,18 @@
+# Linear evaluation of a SMoG Swin-T: all four stages frozen (norm layers in
+# eval mode), global average pooling, one linear layer; SGD lr 12 (as
+# mmpretrain's MoCo v3 ViT linear protocol), 90 epochs, batch 1024. Pass the
+# pre-training checkpoint with
+#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/.../epoch_400.pth
+_base_ = 'mmpretrain::mocov3/benchmarks/vit-small-p16_8xb128-linear-coslr-90e_in1k.py'
+
+model = dict(
+    backbone=dict(_delete_=True, type='SwinTransformer', arch='tiny',
+                  img_size=224, out_indices=(3, ), frozen_stages=4,
+                  norm_eval=True,
+                  init_cfg=dict(type='Pretrained', checkpoint='',
+                                prefix='backbone.')),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(_delete_=True, type='LinearClsHead', num_classes=1000,
+              in_channels=768,
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+              init_cfg=dict(type='Normal', std=0.01, layer='Linear')))
