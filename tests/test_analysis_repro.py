@@ -22,11 +22,11 @@ def repro_config(name):
     return f'configs/repro/{name}_resnet18_1xb128-coslr-10e_cifar10-5k.py'
 
 
-def test_repro_configs_share_the_recipe():
+def test_repro_configs_share_the_recipe(cifar10_root):
     cfgs = {m: Config.fromfile(osp.join(REPO, repro_config(n)))
             for m, n in REPRO.items()}
-    n_train = sum(1 for _ in open(osp.join(REPO, 'data/cifar10/meta/'
-                                                 'train_5k.txt')))
+    n_train = sum(1 for _ in open(osp.join(cifar10_root, 'meta',
+                                           'train_5k.txt')))
     assert n_train == 5000
     for pair in (('NPID', 'NPID+CLD'), ('MoCo', 'MoCo+CLD')):
         a, b = (cfgs[m] for m in pair)
