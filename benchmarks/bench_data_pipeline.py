@@ -22,24 +22,18 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-from common import add_common_arguments, apply_threads, device_name, write_json
+from common import (
+    add_common_arguments,
+    apply_threads,
+    config_views,
+    device_name,
+    write_json,
+)
 
 DEFAULT_CONFIGS = [
     'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py',      # 2 views
     'configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py',   # 3 views
 ]
-
-
-def config_views(cfg: Config) -> int:
-    """Views per image of the config's training pipeline (MultiView)."""
-    ds = cfg.train_dataloader.dataset
-    while 'dataset' in ds and 'pipeline' not in ds:
-        ds = ds.dataset
-    for t in ds.pipeline:
-        if t.get('type') == 'MultiView':
-            n = t['num_views']
-            return int(sum(n)) if isinstance(n, (list, tuple)) else int(n)
-    return 1
 
 
 def make_loader(cfg: Config, dataset, batch: int, workers: int) -> DataLoader:

@@ -27,6 +27,7 @@ from mmengine.config import Config
 from common import (
     add_common_arguments,
     apply_threads,
+    config_views,
     device_name,
     sync,
     write_json,
@@ -83,18 +84,6 @@ def swap_backbone(model_cfg: dict, backbone: str) -> dict:
     rest = _replace_in_channels(rest, old_out, out)
     rest['backbone'] = dict(old, type=kind, depth=depth)
     return rest
-
-
-def config_views(cfg: Config) -> int:
-    """Views per image of the config's training pipeline (MultiView)."""
-    ds = cfg.train_dataloader.dataset
-    while 'dataset' in ds and 'pipeline' not in ds:
-        ds = ds.dataset
-    for t in ds.pipeline:
-        if t.get('type') == 'MultiView':
-            n = t['num_views']
-            return int(sum(n)) if isinstance(n, (list, tuple)) else int(n)
-    return 1
 
 
 class StepRunner:

@@ -79,3 +79,15 @@ def write_json(path: str, result: dict) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(result, f, indent=2)
+
+
+def config_views(cfg) -> int:
+    """Views per image of a config's training pipeline (its MultiView)."""
+    ds = cfg.train_dataloader.dataset
+    while 'dataset' in ds and 'pipeline' not in ds:
+        ds = ds.dataset
+    for t in ds.pipeline:
+        if t.get('type') == 'MultiView':
+            n = t['num_views']
+            return int(sum(n)) if isinstance(n, (list, tuple)) else int(n)
+    return 1

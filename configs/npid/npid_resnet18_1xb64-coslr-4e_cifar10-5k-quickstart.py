@@ -1,5 +1,5 @@
 # Quickstart: NPID on a class-balanced 5,000-image CIFAR-10 subset, 4 epochs,
-# kNN on 1,000 test images at the end; about 8 minutes on 2 CPU cores.
+# kNN on 1,000 test images at the end; about 10 minutes on 2 idle CPU cores.
 _base_ = './npid_resnet18_1xb256-coslr-200e_cifar10.py'
 
 train_ann = 'meta/train_5k.txt'

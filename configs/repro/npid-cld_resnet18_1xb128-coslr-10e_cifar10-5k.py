@@ -1,34 +1,13 @@
-# CIFAR-10 reproduction on a CPU, short schedule (NPID+CLD): the recipe of
-# ../cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py
-# on the class-balanced 5,000-image subset,
-# batch 128 (lr scaled), 10 epochs (1 warm-up, cosine), kNN on 1,000 test
-# images after every epoch. The four configs in configs/repro/ differ only
-# in the algorithm. Commands and figures: docs/evidence.md.
-_base_ = '../cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py'
+# CIFAR-10 reproduction on a CPU, short schedule (NPID+CLD): the NPID run of
+# ./npid_resnet18_1xb128-coslr-10e_cifar10-5k.py (same data, schedule and
+# weight decay) plus the CLD group branch of
+# ../cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py, with K scaled to
+# the batch (128 per 256 images in the full recipe -> 64 per 128).
+_base_ = './npid_resnet18_1xb128-coslr-10e_cifar10-5k.py'
 
-train_ann = 'meta/train_5k.txt'
-test_ann = 'meta/test_1k.txt'
-batch_size = 128
-max_epochs = 10
-# K scaled with the batch (128 per 256 images in the full recipe)
-model = dict(bank_size=5000, cld=dict(num_clusters=64))
-train_dataloader = dict(batch_size=batch_size, num_workers=2,
-                        dataset=dict(ann_file=train_ann))
-val_dataloader = dict(
-    batch_size=250, num_workers=2,
-    dataset=dict(memory=dict(ann_file=train_ann),
-                 query=dict(ann_file=test_ann)))
-test_dataloader = val_dataloader
-# one weight decay for the pair (the +CLD recipe's), lr scaled to the batch
-optim_wrapper = dict(optimizer=dict(lr=0.03 * batch_size / 256,
-                                   weight_decay=7e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True,
-         begin=1, end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=1, max_keep_ckpts=1))
-auto_scale_lr = dict(base_batch_size=batch_size)
+model = dict(
+    type='NPIDCLD',
+    cld=dict(
+        group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+                        gap_dim=2, norm_cfg=None),
+        num_clusters=64, temperature=0.2, weight=1.0, num_iters=5))
