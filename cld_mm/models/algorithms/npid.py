@@ -111,13 +111,12 @@ class NPID(EvalSelfSupervisor):
         x, neck_out = self.encode(img)
         return x, F.normalize(neck_out[0], dim=1)
 
-    def instance_loss(self, feats: torch.Tensor,
-                      indices: torch.Tensor) -> torch.Tensor:
-        """The NPID loss of one view's (N, D) unit features."""
-        bank = self.memory_bank
+    def instance_loss(self, feats: torch.Tensor, indices: torch.Tensor,
+                      bank: torch.Tensor) -> torch.Tensor:
+        """The NPID loss of one view's (N, D) unit features against ``bank``
+        (the bank as it was before this step)."""
         if self.nce_k == 0:
-            # a copy: autograd keeps it while the bank is updated in place
-            return nonparametric_softmax_loss(feats, bank.clone(), indices,
+            return nonparametric_softmax_loss(feats, bank, indices,
                                               self.temperature)
         noise = torch.randint(self.bank_size, (feats.shape[0], self.nce_k),
                               device=feats.device)
@@ -163,8 +162,12 @@ class NPID(EvalSelfSupervisor):
         # one backbone pass per view, shared by every loss term
         encoded = [self.encode(img) for img in inputs[:2]]
         feats = [F.normalize(neck_out[0], dim=1) for _, neck_out in encoded]
-        loss = sum(self.instance_loss(f, indices) for f in feats) / 2
-        # the bank changes only after both views were scored against it
+        # both views are scored against the bank before this step; the full
+        # softmax keeps it for backward, so it gets one copy (the bank is
+        # updated in place below); NCE gathers rows, which copies already
+        bank = self.memory_bank.clone() if self.nce_k == 0 \
+            else self.memory_bank
+        loss = sum(self.instance_loss(f, indices, bank) for f in feats) / 2
         self.update_memory_bank(feats, indices)
         losses = {self.instance_loss_key: loss}
         losses.update(self.extra_losses(encoded, data_samples))
