@@ -4,7 +4,8 @@
 
 ``worker(rank, world_size, *args)`` must be a module-level function (it is
 pickled by ``torch.multiprocessing.spawn``); its return value (tensors are
-fine) comes back in ``results[rank]``. Exceptions in a worker fail the test.
+fine) comes back in ``results[rank]``. Exceptions in a worker fail the test
+(the other rank may then wait in a collective until the spawn kills it).
 """
 import os
 import socket
@@ -13,6 +14,8 @@ import tempfile
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from cld_mm.engine.dist_env import finish_process_group
 
 
 def _free_port() -> int:
@@ -27,12 +30,10 @@ def _entry(rank, world_size, port, out_dir, fn, args):
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
-    try:
-        result = fn(rank, world_size, *args)
-        torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
-    finally:
-        dist.barrier()
-        dist.destroy_process_group()
+    result = fn(rank, world_size, *args)
+    torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
+    # barrier, destroy and os._exit(0): see finish_process_group
+    finish_process_group()
 
 
 def run_gloo(fn, world_size: int = 2, args: tuple = ()) -> list:

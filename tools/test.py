@@ -12,7 +12,11 @@ from mmengine.runner import Runner
 
 import cld_mm  # noqa: F401
 from cld_mm.engine.config_checks import check_dataset_paths
-from cld_mm.engine.dist_env import cpu_model_wrapper_cfg, init_cpu_process_group
+from cld_mm.engine.dist_env import (
+    cpu_model_wrapper_cfg,
+    finish_process_group,
+    init_cpu_process_group,
+)
 
 
 def parse_args():
@@ -48,6 +52,7 @@ def main():
     init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
     metrics = Runner.from_cfg(cfg).test()
     print(metrics)
+    finish_process_group()
 
 
 if __name__ == '__main__':

@@ -17,7 +17,11 @@ from cld_mm.engine.config_checks import (
     check_dataset_paths,
     launch_world_size,
 )
-from cld_mm.engine.dist_env import cpu_model_wrapper_cfg, init_cpu_process_group
+from cld_mm.engine.dist_env import (
+    cpu_model_wrapper_cfg,
+    finish_process_group,
+    init_cpu_process_group,
+)
 
 
 def parse_args():
@@ -83,6 +87,7 @@ def main():
     init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_process_group()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
-"""Start torch.distributed on machines without CUDA (gloo on CPU)."""
+"""Start and end torch.distributed on machines without CUDA (gloo on CPU)."""
+import logging
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -47,3 +49,32 @@ def cpu_model_wrapper_cfg(cfg) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def finish_process_group() -> None:
+    """End a run's process group so that no rank aborts while exiting.
+
+    The gloo backend's worker threads can still be releasing their last
+    tensors when Python finalises; a thread that needs the GIL then is
+    unwound by the interpreter, and the C++ runtime aborts (SIGABRT,
+    ``terminate called without an active exception``) after the run itself
+    succeeded, which makes torchrun report the rank as failed. So a gloo run
+    ends with a barrier, ``destroy_process_group``, flushed logs and streams,
+    and ``os._exit(0)``, which skips finalisation. Call it last, after
+    everything the run writes has been written. Other backends are only
+    destroyed; without a process group nothing happens.
+    """
+    if not dist.is_available() or not dist.is_initialized():
+        return
+    gloo = dist.get_backend() == 'gloo'
+    dist.barrier()
+    dist.destroy_process_group()
+    if not gloo:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe
+            pass
+    os._exit(0)
