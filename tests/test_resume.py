@@ -12,6 +12,8 @@ torch generators that drive the augmentations (mmengine alone re-seeds a
 resumed run from the start, which replays epoch 1's augmentations) and keeps
 kNN validation from advancing them.
 """
+import glob
+import json
 import os.path as osp
 
 import pytest
@@ -135,3 +137,60 @@ def test_plain_reseed_would_not_replay(tmp_path, cifar_slice):
     a = _load(osp.join(full, 'epoch_2.pth'))['state_dict']
     b = _load(osp.join(half, 'epoch_2.pth'))['state_dict']
     assert not torch.equal(a['memory_bank'], b['memory_bank'])
+
+
+
+def _knn_by_epoch(work_dir):
+    """{epoch: kNN top-1} over every run (timestamp folder) of a work dir."""
+    out = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for rec in map(json.loads, filter(str.strip, f)):
+                if 'knn/top1' in rec:
+                    out.setdefault(rec['step'], []).append(rec['knn/top1'])
+    return out
+
+
+@pytest.mark.parametrize('hook', [True, False])
+def test_resume_validates_the_epoch_its_checkpoint_preceded(
+        tmp_path, cifar_slice, hook):
+    """A run stopped after writing epoch_1.pth but before validating epoch 1
+    (here: trained without validation) gets epoch 1's kNN on resume, equal
+    to the uninterrupted run's; without ResumeValidationHook it never does.
+    """
+    def cfg(work, epochs, validate):
+        c = _config(work, cifar_slice, 'NPID', epochs, validate)
+        if not hook:
+            c.default_hooks.pop('resume_validation')
+        return c
+
+    full = str(tmp_path / 'full')
+    Runner.from_cfg(cfg(full, 2, True)).train()
+    half = str(tmp_path / 'half')
+    Runner.from_cfg(cfg(half, 1, False)).train()
+    assert _knn_by_epoch(half) == {}
+    resumed = cfg(half, 2, True)
+    resumed.resume = True
+    Runner.from_cfg(resumed).train()
+    full_knn, half_knn = _knn_by_epoch(full), _knn_by_epoch(half)
+    assert sorted(full_knn) == [1, 2]
+    if hook:
+        assert half_knn == full_knn  # the same values at the same epochs
+        # validating before training on did not change the training
+        _assert_same(_load(osp.join(full, 'epoch_2.pth'))['state_dict'],
+                     _load(osp.join(half, 'epoch_2.pth'))['state_dict'])
+    else:
+        assert sorted(half_knn) == [2]
+
+
+def test_missed_validation_rule():
+    from cld_mm.engine.hooks.resume_validation import missed_validation
+    # (epoch, iter, iters/epoch, val_begin, val_interval, max_epochs)
+    assert missed_validation(3, 30, 10, 1, 1, 10)
+    assert not missed_validation(0, 0, 10, 1, 1, 10)  # fresh run
+    assert not missed_validation(3, 35, 10, 1, 1, 10)  # mid-epoch checkpoint
+    assert not missed_validation(3, 30, 10, 1, 2, 10)  # epoch 3 not validated
+    assert missed_validation(4, 40, 10, 1, 2, 10)
+    assert missed_validation(5, 50, 10, 1, 2, 5)  # the last epoch always is
+    assert not missed_validation(2, 20, 10, 3, 1, 10)  # before val_begin

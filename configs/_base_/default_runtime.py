@@ -14,6 +14,8 @@ default_hooks = dict(
     train_data_check=dict(type='TrainDataCheckHook'),
     checkpoint_check=dict(type='CheckpointCheckHook'),
     rng_state=dict(type='RNGStateHook'),
+    # a resumed run validates its checkpoint's epoch if that was missed
+    resume_validation=dict(type='ResumeValidationHook'),
     nonfinite_loss=dict(type='NonFiniteLossHook', policy='stop'))
 # gloo on CPU-only machines; tools/dist_train.sh passes --launcher pytorch.
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
