@@ -42,16 +42,39 @@ def test_authors_hyper_parameters():
             c.model.cld.weight) == (128, 0.2, 1.0)
     assert c.optim_wrapper.optimizer.weight_decay == 7e-4
     assert c.train_dataloader.batch_size == 256
+    # the authors' scripts scale lr linearly from 0.03 per 128 images
+    assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar100.py')
     assert c.model.cld.num_clusters == 200
+    assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py')
     assert (c.model.cld.num_clusters, c.model.cld.weight, c.model.queue_len,
             c.model.head.temperature) == (200, 0.8, 12288, 0.07)
     assert c.optim_wrapper.optimizer.weight_decay == 8e-4
-    assert c.train_dataloader.dataset.pipeline[1].num_views == 3
+    assert c.optim_wrapper.optimizer.lr == 0.06
+    views = c.train_dataloader.dataset.pipeline[1]
+    assert views.num_views == 3
+    # --aug-plus --erasing: MoCo v2's view plus random erasing of every view
+    assert [t['type'] for t in views.transforms[0]][-3:] == [
+        'GaussianBlur', 'RandomFlip', 'RandomErasing']
+    assert views.transforms[0][-1].erase_prob == 1.0
+    # --normlinear: both heads normalized linear layers, no LinearNeck keys
+    assert dict(c.model.neck) == dict(c.model.cld.group_neck) == dict(
+        type='NormLinearNeck', in_channels=512, out_channels=128)
     c = _cfg('configs/cld/moco-cld_resnet18_1xb128-coslr-200e_cifar100.py')
     assert (c.model.cld.num_clusters, c.model.cld.weight, c.model.queue_len,
             c.train_dataloader.batch_size) == (100, 0.25, 4096, 128)
+    assert c.optim_wrapper.optimizer.lr == 0.03
+    assert c.model.neck.type == c.model.cld.group_neck.type == 'NormLinearNeck'
+    # the baselines share the data and schedule of their +CLD configs
+    c = _cfg('configs/moco/moco_resnet18_1xb256-coslr-200e_cifar10.py')
+    assert c.optim_wrapper.optimizer.lr == 0.06
+    assert c.train_dataloader.dataset.pipeline[1].transforms[0][-1].type == \
+        'RandomErasing'
+    c = _cfg('configs/moco/moco_resnet18_1xb128-coslr-200e_cifar100.py')
+    assert c.optim_wrapper.optimizer.lr == 0.03
+    c = _cfg('configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py')
+    assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/mocov2_cld_r50.py')
     assert (c.model.cld.num_clusters, c.model.cld.temperature,
             c.model.cld.weight, c.model.head.temperature,

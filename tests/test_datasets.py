@@ -98,3 +98,41 @@ def test_two_view_pipeline_on_real_images(cifar_slice):
     assert a.shape == b.shape == (3, 32, 32)
     assert not torch.equal(a, b)  # two different augmentations
     assert item['data_samples'].sample_idx == 5
+
+
+def test_aug_plus_erasing_views_on_real_images(cifar_slice):
+    """The MoCo+CLD CIFAR-10 views (--aug-plus --erasing): 3 crops of 32 px,
+    each with one erased rectangle of 2-33 % of the image filled with the
+    dataset mean (BGR, what becomes 0 after the preprocessor's normalization).
+    """
+    from mmengine.config import Config
+    from mmengine.dataset import Compose
+
+    import cld_mm  # noqa: F401
+
+    from utils import REPO
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py'))
+    root, train_ann, _ = cifar_slice
+    pipeline = Compose(cfg.train_dataloader.dataset.pipeline)
+    fill = np.array([113, 122, 125], dtype=np.uint8)  # the BGR mean, floored
+    with open(osp.join(root, train_ann)) as f:
+        files = [line.split()[0] for line in f][:8]
+    mean_bgr = np.array(cfg.data_preprocessor.mean[::-1])
+    for name in files:
+        out = pipeline(dict(img_path=osp.join(root, name)))
+        views = out['inputs']
+        assert len(views) == 3
+        for v in views:
+            img = v.permute(1, 2, 0).numpy()
+            assert img.shape == (32, 32, 3)
+            erased = (img == fill).all(axis=2)
+            assert 0.02 * 1024 - 1 <= erased.sum() <= 0.33 * 1024 + 1
+            rows, cols = np.nonzero(erased)
+            # one axis-aligned rectangle
+            box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+            assert box == erased.sum()
+    # the fill is the preprocessor's mean in BGR order: 0 once normalized
+    erasing = cfg.train_dataloader.dataset.pipeline[1].transforms[0][-1]
+    assert list(erasing.fill_color) == list(mean_bgr)
+    assert (np.floor(mean_bgr) == fill).all()

@@ -1,4 +1,4 @@
-# NPID+CLD, CIFAR-10 (the authors' recipe): bs 256, lr 0.03, 5 warm-up
+# NPID+CLD, CIFAR-10 (the authors' recipe): bs 256, lr 0.06 (0.03 per 128), 5 warm-up
 # epochs then cosine, wd 7e-4, 200 epochs; NPID T=0.1, bank momentum 0.5;
 # CLD K=128, T_G=0.2, lambda=1.0.
 _base_ = [

@@ -14,7 +14,7 @@ val_dataloader = dict(
     dataset=dict(memory=dict(ann_file=train_ann),
                  query=dict(ann_file=test_ann)))
 test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=0.03 * 64 / 256))
+optim_wrapper = dict(optimizer=dict(lr=0.03 * 64 / 128))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
