@@ -58,7 +58,7 @@ def test_configs_load_and_quickstart_is_class_balanced():
     assert q.train_dataloader.dataset.ann_file == 'meta/train_5k.txt'
     full = Config.fromfile(osp.join(REPO, NPID_CFG))
     opt = full.optim_wrapper.optimizer
-    assert (opt.lr, opt.momentum, opt.weight_decay) == (0.03, 0.9, 5e-4)
+    assert (opt.lr, opt.momentum, opt.weight_decay) == (0.06, 0.9, 5e-4)  # 0.03 per 128
     assert full.train_cfg.max_epochs == 200 and full.train_cfg.val_interval == 5
     assert full.train_dataloader.batch_size == 256
 
