@@ -98,7 +98,9 @@ def test_plot_and_table_from_real_runs(repro_runs, tmp_path, capsys):
     cells = [c.strip() for c in row.strip('|').split('|')]
     assert cells[1] == '2' and float(cells[2]) == pytest.approx(cld_last,
                                                                  abs=0.01)
-    assert float(cells[4]) == pytest.approx(cld_last - npid_last, abs=0.01)
+    gain, epoch = cells[4].split(' (ep ')
+    assert float(gain) == pytest.approx(cld_last - npid_last, abs=0.01)
+    assert epoch == '2)'
     assert cells[5] == '86.7' and cells[6] == '+5.9'
 
 
@@ -124,10 +126,17 @@ def test_logs_merge_resumed_runs_and_table_values(tmp_path):
     assert rl.metric_curve(a) == ([1, 2, 3], [30.0, 42.0, 41.0])
     rows = rt.collect([f'NPID={a}', f'NPID+CLD={b}'])
     assert rows[0] == dict(method='NPID', work_dir=a, epochs=3, last=41.0,
-                           best=42.0)
+                           best=42.0, curve={1: 30.0, 2: 42.0, 3: 41.0})
     table = rt.markdown(rows)
     assert '| NPID | 3 | 41.00 | 42.00 | - | 80.8 | - |' in table
-    assert '| NPID+CLD | 3 | 47.50 | 47.50 | +6.50 | 86.7 | +5.9 |' in table
+    assert '| NPID+CLD | 3 | 47.50 | 47.50 | +6.50 (ep 3) | 86.7 | +5.9 |' \
+        in table
+    # a +CLD run stopped earlier is compared at its own last epoch
+    c = str(tmp_path / 'c')
+    _write_log(c, '20260101_000000', [{'knn/top1': 33.0, 'step': 1},
+                                      {'knn/top1': 44.0, 'step': 2}])
+    table = rt.markdown(rt.collect([f'NPID={a}', f'NPID+CLD={c}']))
+    assert '| NPID+CLD | 2 | 44.00 | 44.00 | +2.00 (ep 2) |' in table
     with pytest.raises(FileNotFoundError, match='scalars.json'):
         rl.metric_curve(str(tmp_path))
     with pytest.raises(KeyError, match='METHOD='):

@@ -7,7 +7,9 @@ Each work dir is one run; its method (``NPID``, ``NPID+CLD``, ``MoCo``,
 ``MoCo+CLD``) comes from ``LABEL=`` or from the model type of the config
 mmengine dumped into the work dir. Per run: the last and the best logged kNN
 top-1 and the last epoch; the gain column compares each +CLD run with its
-base run (last values) beside the papers' gain (200 epochs, full CIFAR-10).
+base run at the last epoch both logged (runs stopped at different epochs are
+compared like for like; the epoch is given), beside the papers' gain (200
+epochs, full CIFAR-10).
 """
 import argparse
 
@@ -30,19 +32,31 @@ def collect(run_args, key: str = KNN_KEY) -> list:
         if not steps:
             raise KeyError(f'{wd} logged no {key!r}')
         rows.append(dict(method=method, work_dir=wd, epochs=steps[-1],
-                         last=values[-1], best=max(values)))
+                         last=values[-1], best=max(values),
+                         curve=dict(zip(steps, values))))
     return rows
+
+
+def gain_at_common_epoch(run: dict, base: dict):
+    """(epoch, run - base) at the last epoch both curves logged, or None."""
+    common = set(run['curve']) & set(base['curve'])
+    if not common:
+        return None
+    epoch = max(common)
+    return epoch, run['curve'][epoch] - base['curve'][epoch]
 
 
 def markdown(rows: list) -> str:
     """The table as Markdown text."""
-    last = {r['method']: r['last'] for r in rows}
+    by_method = {r['method']: r for r in rows}
     lines = ['| method | epochs | kNN top-1 last | best | gain over base '
              '| paper (200 ep) | paper gain |',
              '|---|---:|---:|---:|---:|---:|---:|']
     for r in rows:
         base = BASE_OF.get(r['method'])
-        gain = (f"{r['last'] - last[base]:+.2f}" if base in last else '-')
+        found = gain_at_common_epoch(r, by_method[base]) \
+            if base in by_method else None
+        gain = f'{found[1]:+.2f} (ep {found[0]})' if found else '-'
         paper = PAPER_KNN.get(r['method'])
         pgain = (f'{paper - PAPER_KNN[base]:+.1f}' if base and paper
                  else '-')
