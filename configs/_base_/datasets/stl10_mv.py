@@ -2,9 +2,10 @@
 # images) at 96 px, two views; kNN with train as memory, test as queries.
 data_root = 'data/stl10/stl10_binary/'
 num_views = 2
+# the authors' STL-10 normalization: (x / 255 - 0.5) / 0.5
 data_preprocessor = dict(
     type='SelfSupDataPreprocessor',
-    mean=[112.4, 109.1, 98.6], std=[68.4, 66.6, 68.5], to_rgb=False)
+    mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_rgb=False)
 view_pipeline = [
     dict(type='RandomResizedCrop', scale=96, crop_ratio_range=(0.2, 1.),
          backend='pillow'),
