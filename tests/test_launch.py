@@ -1,22 +1,16 @@
 """tools/dist_train.sh runs a tiny NPID config on 2 CPU processes (gloo)."""
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import torch
 
 from conftest import write_subset
+from dist_utils import _free_port
 from utils import REPO, tiny_config
 
 NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_dist_train_sh_two_gloo_processes(tmp_path, cifar_slice):
