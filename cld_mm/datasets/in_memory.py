@@ -273,7 +273,8 @@ class InMemoryImages:
         self.full_init()
         if idx < 0:
             idx += len(self)
-        sample = DataSample().set_metainfo(dict(sample_idx=idx))
+        sample = DataSample()
+        sample.set_metainfo(dict(sample_idx=idx))
         label = int(self.labels[idx])
         if label != NO_LABEL:
             sample.set_gt_label(label)
