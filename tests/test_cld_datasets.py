@@ -31,12 +31,12 @@ def test_stl10_reads_images_and_labels(stl_root):
     ds = DATASETS.build(dict(type='STL10', data_root=str(root),
                              split='train+unlabeled', pipeline=[]))
     assert len(ds) == 5
-    for i in range(3):
+    for i in range(3):  # written RGB, given BGR like LoadImageFromFile
         info = ds.get_data_info(i)
-        assert np.array_equal(info['img'], train[i])
+        assert np.array_equal(info['img'], train[i][..., ::-1])
         assert info['sample_idx'] == i
     assert [ds.get_data_info(i)['gt_label'] for i in range(3)] == [0, 9, 4]
-    assert np.array_equal(ds.get_data_info(4)['img'], unl[1])
+    assert np.array_equal(ds.get_data_info(4)['img'], unl[1][..., ::-1])
     assert 'gt_label' not in ds.get_data_info(4)
     # through a real pipeline: 2 views of 32 px
     ds = DATASETS.build(dict(

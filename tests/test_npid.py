@@ -66,8 +66,11 @@ def test_bank_rows_update_rule():
     # 0.5*(1,0)+0.5*(0,1) -> (1,1)/sqrt2 ; 0.5*(0,1)+0.5*(0,1) -> (0,1)
     torch.testing.assert_close(out, torch.tensor([[.5 ** .5, .5 ** .5],
                                                   [0., 1.]]))
-    bank = init_memory_bank(100, 128)
-    torch.testing.assert_close(bank.norm(dim=1), torch.ones(100))
+    bank = init_memory_bank(1000, 128)  # the authors': uniform, not unit rows
+    stdv = (3 / 128) ** 0.5
+    assert bank.abs().max() <= stdv and bank.abs().max() > 0.99 * stdv
+    assert not torch.allclose(bank.norm(dim=1), torch.ones(1000))
+    assert abs(float(bank.pow(2).sum(1).mean()) - 1.0) < 0.02
 
 
 def test_npid_step_updates_both_views_in_order():

@@ -14,7 +14,7 @@ IMG_BYTES = 3 * 96 * 96
 
 @DATASETS.register_module()
 class STL10(BaseDataset):
-    """STL-10 (96 x 96 RGB) from the binary files, memory-mapped.
+    """STL-10 (96 x 96) from the binary files, memory-mapped, BGR images.
 
     ``{split}_X.bin`` holds uint8 images, each stored channel by channel in
     column-major order (3 x 96 x 96, x before y); ``{split}_y.bin`` holds
@@ -29,7 +29,9 @@ class STL10(BaseDataset):
             (100,000) or ``'train+unlabeled'`` (105,000, the SSL set).
             Defaults to ``'train+unlabeled'``.
         pipeline (list): transforms (no ``LoadImageFromFile``: ``img`` is
-            given as an (H, W, 3) RGB uint8 array).
+            given as an (H, W, 3) uint8 array in BGR order, as
+            ``LoadImageFromFile`` decodes files and mmcv's colour transforms
+            expect; configs set ``to_rgb=True`` in the data preprocessor).
     """
 
     METAINFO = dict(classes=STL10_CLASSES)
@@ -82,8 +84,8 @@ class STL10(BaseDataset):
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
-        # stored (C, x, y): to (y, x, C) = (H, W, C)
+        # stored (C, x, y) RGB: to (y, x, C) = (H, W, C) BGR
         img = self._images_of(info['part'])[info['row']]
-        info['img'] = np.ascontiguousarray(img.transpose(2, 1, 0))
+        info['img'] = np.ascontiguousarray(img[::-1].transpose(2, 1, 0))
         info['img_shape'] = info['ori_shape'] = (96, 96)
         return info

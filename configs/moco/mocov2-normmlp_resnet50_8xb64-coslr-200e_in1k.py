@@ -3,7 +3,7 @@
 # 512 on 8 GPUs, lr 0.2, T=0.2, queue 65536, 200 epochs cosine.
 _base_ = [
     '../_base_/models/mocov2_normmlp_resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32_mocov2.py',
+    '../_base_/datasets/imagenet_mocov2.py',
     '../_base_/schedules/sgd_coslr-200e_in1k_bs512.py',
     '../_base_/default_runtime.py',
 ]

@@ -2,7 +2,7 @@
 # Paper (linear top-1): 73.6. Optimizer: LARS (see docs/smog.md).
 _base_ = [
     '../_base_/models/smog_resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32_byol.py',
+    '../_base_/datasets/imagenet_byol.py',
     '../_base_/schedules/smog_lars_coslr_in1k.py',
     '../_base_/default_runtime.py',
 ]

@@ -4,7 +4,7 @@
 # top-1): 74.5.
 _base_ = [
     '../_base_/models/smog_resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs32_byol.py',
+    '../_base_/datasets/imagenet_byol.py',
     '../_base_/schedules/smog_lars_coslr_in1k.py',
     '../_base_/default_runtime.py',
 ]

@@ -11,14 +11,17 @@ import torch.nn.functional as F
 
 def init_memory_bank(bank_size: int, feat_dim: int,
                      generator: torch.Generator = None) -> torch.Tensor:
-    """Random unit rows, as NPID's ``uniform(-stdv, stdv)``, stdv=1/sqrt(d/3).
+    """NPID's initial bank: ``uniform(-stdv, stdv)``, stdv = 1/sqrt(d/3).
+
+    Not normalised, as the authors' ``lib/LinearAverage.py``: each entry has
+    variance 1/d, so a row's expected squared norm is 1. A row becomes a
+    unit vector at its first update (:func:`momentum_bank_rows`).
 
     Returns:
-        Tensor: (bank_size, feat_dim), every row of unit L2 norm.
+        Tensor: (bank_size, feat_dim).
     """
     stdv = 1.0 / math.sqrt(feat_dim / 3)
-    bank = torch.rand(bank_size, feat_dim, generator=generator) * 2 * stdv - stdv
-    return F.normalize(bank, dim=1)
+    return torch.rand(bank_size, feat_dim, generator=generator) * 2 * stdv - stdv
 
 
 def check_bank_indices(indices: torch.Tensor, bank_size: int) -> None:

@@ -14,16 +14,22 @@ data_preprocessor = dict(
     std=[51.5865, 50.847, 51.255],
     to_rgb=True)
 
-# NPID's CIFAR view: crop (0.2-1), colour jitter 0.4, grayscale 0.2, flip.
+# NPID's CIFAR view (the authors' datasets/dataloader.py): crop (0.2-1),
+# colour jitter 0.4/0.4/0.4/0.4 on every view (no RandomApply), grayscale
+# 0.2, flip. Images are BGR in every cld_mm pipeline (LoadImageFromFile and
+# the cld_mm CIFAR/STL-10 classes), as mmcv's colour ops assume: the
+# grayscale weights are the luma weights in B, G, R order, ColorJitter runs
+# mmcv's BGR maths (backend 'cv2'; the pillow path warns on every call), and
+# the data preprocessor converts to RGB.
+color_jitter = dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                    saturation=0.4, hue=0.4, backend='cv2')
+grayscale = dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+                 channel_weights=(0.114, 0.587, 0.2989))
 view_pipeline = [
     dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.),
          backend='pillow'),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.4, hue=0.4)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
+    color_jitter,
+    grayscale,
     dict(type='RandomFlip', prob=0.5),
 ]
 train_pipeline = [
@@ -37,6 +43,8 @@ train_dataloader = dict(
     batch_size=256,
     num_workers=4,
     persistent_workers=True,
+    # whole batches only (the authors keep the last, partial one: 80 images
+    # at 256): MoCo's queue takes whole batches and K-means needs K <= batch
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),

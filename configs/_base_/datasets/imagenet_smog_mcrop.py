@@ -1,11 +1,13 @@
 # ImageNet multi-crop for SMoG: 2 x 224 px global crops (BYOL's two
-# asymmetric views, scale 0.14-1) + 4 x 96 px local crops (scale 0.05-0.14).
-_base_ = 'mmpretrain::_base_/datasets/imagenet_bs32_byol.py'
+# asymmetric views, scale 0.14-1) + 4 x 96 px local crops (scale 0.05-0.14);
+# ColorJitter on mmcv's BGR maths (backend 'cv2', see ./imagenet_byol.py).
+_base_ = './imagenet_byol.py'
 
 num_crops = [1, 1, 4]
 _jitter = dict(type='RandomApply',
                transforms=[dict(type='ColorJitter', brightness=0.4,
-                                contrast=0.4, saturation=0.2, hue=0.1)],
+                                contrast=0.4, saturation=0.2, hue=0.1,
+                                backend='cv2')],
                prob=0.8)
 _gray = dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
              channel_weights=(0.114, 0.587, 0.2989))

@@ -7,8 +7,10 @@ model = dict(
     feat_dim=128,
     momentum=0.001,
     eval_level='neck',
+    # init_cfg=None: PyTorch's default conv init (kaiming_uniform, a=sqrt(5)),
+    # as the authors' models/resnet_cifar.py, not mmpretrain's Kaiming fan_out
     backbone=dict(type='ResNet_CIFAR', depth=18, norm_cfg=dict(type='BN'),
-                  zero_init_residual=False),
+                  zero_init_residual=False, init_cfg=None),
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
               gap_dim=2, norm_cfg=None),
     head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
