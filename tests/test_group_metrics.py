@@ -95,8 +95,9 @@ def test_group_entropy_tool(tmp_path, cifar_slice):
     res = group_entropy.main([cfg_path, ckpt, '--out',
                               str(tmp_path / 'rand.png')])
     model.eval()
-    cfg_test = cfg.test_dataloader.dataset.query
-    assign, labels = group_entropy.collect(model, cfg_test, 40)
+    from cld_mm.evaluation.features import build_split_dataset
+    assign, labels = group_entropy.collect(
+        model, build_split_dataset(cfg, 'query'), 40)
     want = group_quality(assign, labels, num_groups=5)
     assert labels.tolist() == sorted(labels.tolist())  # 4 per class, sorted
     assert res['mean_entropy'] == pytest.approx(want['mean_entropy'])

@@ -11,8 +11,10 @@ training and test images with test transforms), ``'train'`` is the training
 set with its multi-view augmentation (for label-free criteria,
 :func:`extract_view_pairs`).
 """
+import argparse
 import copy
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -20,8 +22,10 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Subset
+
+from .checkpoint import load_eval_checkpoint
 
 SPLITS = ('memory', 'query', 'train')
 
@@ -39,13 +43,20 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                eval_level: Optional[str] = None) -> torch.nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` (if given), set eval mode.
 
+    The checkpoint loads by :func:`cld_mm.evaluation.checkpoint.
+    load_eval_checkpoint`: the weights of the level must fit exactly, or
+    :class:`~cld_mm.evaluation.checkpoint.CheckpointMismatchError` names
+    the missing and mismatched keys.
+
     Args:
         config (str | Config): config path or loaded config.
         checkpoint (str, optional): mmengine checkpoint. None keeps the
             random initialisation (a baseline).
         device (str): Defaults to 'cpu'.
-        eval_level (str, optional): override ``model.eval_level``
-            (``'neck'`` or ``'backbone'``).
+        eval_level (str, optional): ``'neck'`` or ``'backbone'`` override
+            ``model.eval_level``; ``'group'`` (a CLD group branch) and
+            ``'groups'`` (SMoG's group assignment) keep it and check those
+            weights instead.
     """
     from mmpretrain.registry import MODELS
 
@@ -53,14 +64,11 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     cfg = _as_config(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model_cfg = copy.deepcopy(cfg.model)
-    if eval_level is not None and eval_level != 'group':
+    if eval_level in ('neck', 'backbone'):
         model_cfg['eval_level'] = eval_level
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        if not osp.exists(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=False,
-                        logger='silent')
+        load_eval_checkpoint(model, checkpoint, eval_level)
     return model.to(device).eval()
 
 
@@ -126,11 +134,13 @@ def group_features(model: torch.nn.Module,
                    inputs: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) normalized images -> (N, D) unit CLD group features."""
     cld = getattr(model, 'cld', None)
-    if cld is None or not hasattr(cld, 'group_features'):
-        raise ValueError(f'{type(model).__name__} has no CLD group branch '
-                         "(model.cld): use level 'neck' or 'backbone'")
     x = model.backbone(inputs)
-    return cld.group_features(x, model.neck(x))
+    if cld is not None and hasattr(cld, 'group_features'):
+        return cld.group_features(x, model.neck(x))
+    if hasattr(model, 'group_features'):
+        return model.group_features(x, model.neck(x))
+    raise ValueError(f'{type(model).__name__} has no CLD group branch '
+                     "(model.cld): use level 'neck' or 'backbone'")
 
 
 def model_features(model: torch.nn.Module, inputs: torch.Tensor,
@@ -150,6 +160,18 @@ def model_features(model: torch.nn.Module, inputs: torch.Tensor,
     return F.normalize(feat.flatten(1), dim=1)
 
 
+def _progress(total: int, show: bool):
+    return ProgressBar(total, file=sys.stderr) if show and total else None
+
+
+def _advance(bar, n: int, done: bool = False) -> None:
+    if bar is not None:
+        if n:
+            bar.update(n)
+        if done:
+            sys.stderr.write('\n')
+
+
 def _loader(dataset, indices, batch_size, num_workers) -> DataLoader:
     if indices is not None:
         dataset = Subset(dataset, list(indices))
@@ -161,10 +183,13 @@ def _loader(dataset, indices, batch_size, num_workers) -> DataLoader:
 def extract_features(model: torch.nn.Module, dataset,
                      indices: Optional[Sequence[int]] = None,
                      batch_size: int = 64, num_workers: int = 0,
-                     level: Optional[str] = None) -> Dict[str, object]:
+                     level: Optional[str] = None,
+                     progress: bool = True) -> Dict[str, object]:
     """Evaluation features of a dataset built with test transforms.
 
     ``level='group'`` extracts a CLD model's group features instead.
+    ``progress`` shows mmengine's progress bar (images, rate, ETA) on
+    stderr.
 
     Returns:
         dict: ``feats`` (N, D) unit features, ``labels`` (N,) long,
@@ -172,6 +197,7 @@ def extract_features(model: torch.nn.Module, dataset,
     """
     indices = list(range(len(dataset))) if indices is None else list(indices)
     feats, labels = [], []
+    bar = _progress(len(indices), progress)
     for batch in _loader(dataset, indices, batch_size, num_workers):
         data = model.data_preprocessor(batch, False)
         inputs = data['inputs']
@@ -180,6 +206,8 @@ def extract_features(model: torch.nn.Module, dataset,
         feats.append(model_features(model, inputs, level).cpu())
         labels += [int(s.gt_label.reshape(-1)[0])
                    for s in data['data_samples']]
+        _advance(bar, len(data['data_samples']))
+    _advance(bar, 0, done=True)
     paths = [dataset.get_data_info(i)['img_path'] for i in indices]
     return dict(feats=torch.cat(feats), labels=torch.tensor(labels),
                 paths=paths, indices=indices)
@@ -188,7 +216,8 @@ def extract_features(model: torch.nn.Module, dataset,
 @torch.no_grad()
 def extract_view_pairs(model: torch.nn.Module, dataset,
                        indices: Optional[Sequence[int]] = None,
-                       batch_size: int = 64, num_workers: int = 0
+                       batch_size: int = 64, num_workers: int = 0,
+                       progress: bool = True
                        ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Features of the first two augmented views of each image.
 
@@ -196,6 +225,8 @@ def extract_view_pairs(model: torch.nn.Module, dataset,
     split). Returns (z1, z2, labels): (N, D), (N, D), (N,).
     """
     z1, z2, labels = [], [], []
+    total = len(dataset) if indices is None else len(indices)
+    bar = _progress(total, progress)
     for batch in _loader(dataset, indices, batch_size, num_workers):
         data = model.data_preprocessor(batch, False)
         views = data['inputs']
@@ -206,6 +237,8 @@ def extract_view_pairs(model: torch.nn.Module, dataset,
         z2.append(model_features(model, views[1]).cpu())
         labels += [int(s.gt_label.reshape(-1)[0])
                    for s in data['data_samples']]
+        _advance(bar, len(data['data_samples']))
+    _advance(bar, 0, done=True)
     return torch.cat(z1), torch.cat(z2), torch.tensor(labels)
 
 
@@ -240,6 +273,17 @@ def load_features(config: Union[str, Config], checkpoint: Optional[str],
     return out
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` lists each option's default (None / off left unsaid)."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ''
+        if action.default in (None, False) or '(default' in text or \
+                action.default is argparse.SUPPRESS:
+            return text
+        return f'{text} (default: %(default)s)'.lstrip()
+
+
 def add_data_arguments(parser) -> None:
     """The command-line options of :func:`load_features` (shared by tools)."""
     parser.add_argument('--split', default='query', choices=SPLITS[:2],
@@ -248,9 +292,11 @@ def add_data_arguments(parser) -> None:
     parser.add_argument('--per-class', type=int, default=None,
                         help='first N images of each class (default: all)')
     parser.add_argument('--level', choices=['neck', 'backbone', 'group'],
-                        help="feature level (default: the config's); group: "
-                        "a CLD model's group branch")
+                        help="feature level (default: the config's "
+                        "model.eval_level); group: a CLD model's group branch")
     parser.add_argument('--data-root', help="replace the config's data root")
-    parser.add_argument('--ann-file', help='replace the annotation list')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--ann-file', help="replace the split's annotation "
+                        'list, e.g. meta/test_1k.txt')
+    parser.add_argument('--batch-size', type=int, default=64,
+                        help='images per forward')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')

@@ -98,9 +98,10 @@ def plot_retrieval_grid(panels: List[dict], path: str, title: str) -> str:
     Args:
         panels (list[dict]): one per model, each with ``name`` (str),
             ``queries`` (list of (H, W, 3) uint8 RGB images, Q of them),
-            ``neighbours`` (Q lists of k images) and ``correct`` (Q lists of k
-            bools: neighbour label == query label). Every panel has the same
-            Q and k.
+            ``neighbours`` (Q lists of k images), ``correct`` (Q lists of k
+            bools: neighbour label == query label) and optionally
+            ``query_names`` (Q class names, written beside each query).
+            Every panel has the same Q and k.
         path (str): output PNG.
         title (str): figure title.
     """
@@ -125,7 +126,9 @@ def plot_retrieval_grid(panels: List[dict], path: str, title: str) -> str:
             ax.axis('on')
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_ylabel(f'query {r + 1}', fontsize=7)
+            names = panel.get('query_names')
+            ax.set_ylabel(names[r] if names else f'query {r + 1}',
+                          fontsize=7)
             for spine in ax.spines.values():
                 spine.set_edgecolor('black')
                 spine.set_linewidth(2)

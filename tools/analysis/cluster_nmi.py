@@ -6,7 +6,11 @@
         [--out work_dirs/analysis/cluster_nmi.png]
 
 ``--level group`` clusters a CLD model's group-branch features (the space
-CLD's batch k-means works in), giving the group entropy of CLD's groups.
+CLD's batch k-means works in), giving the group entropy of CLD's groups
+(SMoG's own groups: ``group_entropy.py``). Each checkpoint's weights for the
+level must fit the config exactly (:mod:`cld_mm.evaluation.checkpoint`):
+a CLD config's group level refuses a checkpoint without a trained group
+branch.
 
 For each checkpoint and each K, spherical k-means (``cld_mm.models.utils.
 kmeans.kmeans``, k-means++ seeding) clusters the features; the table gives
@@ -23,6 +27,7 @@ from typing import Dict, List, Sequence
 import torch
 
 from cld_mm.evaluation.features import (
+    HelpFormatter,
     add_data_arguments,
     load_features,
     load_model,
@@ -64,14 +69,18 @@ def cluster_scores(feats: torch.Tensor, labels: torch.Tensor,
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description='k-means NMI against labels')
+    p = argparse.ArgumentParser(
+        description='k-means NMI against labels',
+        formatter_class=HelpFormatter)
     p.add_argument('config')
     p.add_argument('checkpoints', nargs='+',
                    help="checkpoints ('none': random initialisation)")
     add_data_arguments(p)
-    p.add_argument('--ks', type=int, nargs='+', default=[10, 20, 50, 100])
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default='work_dirs/analysis/cluster_nmi.png')
+    p.add_argument('--ks', type=int, nargs='+', default=[10, 20, 50, 100],
+                   help='numbers of k-means clusters')
+    p.add_argument('--seed', type=int, default=0, help='k-means++ seed')
+    p.add_argument('--out', default='work_dirs/analysis/cluster_nmi.png',
+                   help='PNG of NMI against K')
     args = p.parse_args(argv)
     results, curves = {}, {}
     print('| checkpoint | K | NMI (%) | group class entropy | '

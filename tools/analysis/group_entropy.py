@@ -1,22 +1,26 @@
 """Grouping quality of a SMoG checkpoint on a labeled dataset.
 
     python tools/analysis/group_entropy.py CONFIG CHECKPOINT
-        [--split query|memory] [--out entropy.png] [--batch-size 256]
-        [--device cpu] [--cfg-options ...]
+        [--split query|memory] [--per-class N] [--batch-size 256]
+        [--out work_dirs/analysis/group_entropy.png]
 
-Each image of the config's test set (the ``query`` part of a ``KNNDataset``
-by default; ``--split memory`` takes the training images with test
-transforms) is assigned to its group by the model (``model.group_labels``:
-the momentum encoder's most similar group). For every non-empty group the
-class entropy sum -p log p (natural log) is computed; the histogram of the
-entropies is written as a PNG (SMoG's Fig. 5), and the mean entropy, the NMI
-between group assignments and labels, and the number of non-empty groups are
-printed as JSON (also written next to the PNG).
+For SMoG models (their group table and momentum encoder; CLD's batch groups
+are not kept between steps: use ``cluster_nmi.py --level group``). Each
+image of the config's test set (the ``query`` part of a ``KNNDataset`` by
+default; ``--split memory`` takes the training images with test transforms)
+is assigned to its group by the model (``model.group_labels``: the momentum
+encoder's most similar group). For every non-empty group the class entropy
+sum -p log p (natural log) is computed; the histogram of the entropies is
+written as a PNG (SMoG's Fig. 5), and the mean entropy, the NMI between group
+assignments and labels, and the number of non-empty groups are printed as
+JSON (also written next to the PNG). The momentum encoder and the group
+table must fit the config exactly (:mod:`cld_mm.evaluation.checkpoint`).
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 
 import matplotlib
 
@@ -24,45 +28,51 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import Runner, load_checkpoint  # noqa: E402
-from mmpretrain.registry import MODELS  # noqa: E402
+from mmengine.utils import ProgressBar  # noqa: E402
+from torch.utils.data import DataLoader, Subset  # noqa: E402
 
 import cld_mm  # noqa: F401,E402
+from cld_mm.evaluation.features import (  # noqa: E402
+    HelpFormatter,
+    balanced_indices,
+    build_split_dataset,
+    dataset_labels,
+    load_model,
+)
 from cld_mm.evaluation.group_metrics import group_quality  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='group class entropy')
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser = argparse.ArgumentParser(description='class entropy of SMoG '
+                                     'groups', formatter_class=HelpFormatter)
+    parser.add_argument('config', help='a SMoG config')
+    parser.add_argument('checkpoint', help='its checkpoint')
     parser.add_argument('--split', choices=['query', 'memory'],
-                        default='query', help='part of a KNNDataset test set')
-    parser.add_argument('--out', help='PNG path (default: next to the '
-                        'checkpoint, group_entropy.png)')
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+                        default='query', help='query: test images, memory: '
+                        'training images (test transforms)')
+    parser.add_argument('--per-class', type=int,
+                        help='first N images of each class (default: all)')
+    parser.add_argument('--data-root', help="replace the config's data root")
+    parser.add_argument('--out', default='work_dirs/analysis/'
+                        'group_entropy.png', help='PNG; the JSON summary '
+                        'goes to the same name .json')
+    parser.add_argument('--batch-size', type=int, default=256,
+                        help='images per forward')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='config overrides, KEY=VALUE')
     return parser.parse_args(argv)
 
 
-def labeled_dataset_cfg(cfg: Config, split: str) -> dict:
-    """The test set's dataset config (the ``split`` part of a KNNDataset)."""
-    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
-    if not loader:
-        raise KeyError('the config has no test_dataloader / val_dataloader '
-                       'to take labeled images from')
-    ds = loader['dataset']
-    return ds[split] if ds.get('type') == 'KNNDataset' else ds
-
-
 @torch.no_grad()
-def collect(model, dataset_cfg: dict, batch_size: int):
-    """(N,) group assignments and (N,) labels of the whole dataset."""
-    loader = Runner.build_dataloader(dict(
-        batch_size=batch_size, num_workers=0, dataset=dataset_cfg,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate')))
+def collect(model, dataset, batch_size: int, indices=None):
+    """(N,) group assignments and (N,) labels of the dataset (or a subset)."""
+    from mmengine.dataset import default_collate
+    if indices is not None:
+        dataset = Subset(dataset, list(indices))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=default_collate)
+    bar = ProgressBar(len(dataset), file=sys.stderr)
     groups, labels = [], []
     for data in loader:
         data = model.data_preprocessor(data, False)
@@ -70,7 +80,10 @@ def collect(model, dataset_cfg: dict, batch_size: int):
         if isinstance(inputs, list):
             inputs = inputs[0]
         groups.append(model.group_labels(inputs).cpu())
-        labels += [int(s.gt_label[0]) for s in data['data_samples']]
+        labels += [int(s.gt_label.reshape(-1)[0])
+                   for s in data['data_samples']]
+        bar.update(len(data['data_samples']))
+    sys.stderr.write('\n')
     return torch.cat(groups), torch.tensor(labels)
 
 
@@ -94,19 +107,21 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    model = load_model(cfg, None, args.device)
     if not hasattr(model, 'group_labels'):
-        raise ValueError(f'{type(model).__name__} has no groups '
-                         '(`group_labels`); this tool needs e.g. SMoG')
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.to(args.device).eval()
-    assign, labels = collect(model, labeled_dataset_cfg(cfg, args.split),
-                             args.batch_size)
+        raise ValueError(
+            f'{type(model).__name__} keeps no groups (`group_labels`): this '
+            'tool needs a SMoG config; for CLD groups use cluster_nmi.py '
+            '--level group')
+    model = load_model(cfg, args.checkpoint, args.device,
+                       eval_level='groups')
+    dataset = build_split_dataset(cfg, args.split, data_root=args.data_root)
+    indices = None if args.per_class is None else balanced_indices(
+        dataset_labels(dataset), args.per_class)
+    assign, labels = collect(model, dataset, args.batch_size, indices)
     res = group_quality(assign, labels, num_groups=model.num_groups)
     num_classes = int(labels.max()) + 1
-    out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
-                               'group_entropy.png')
+    out = args.out
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     summary = dict(mean_entropy=res['mean_entropy'], nmi=res['nmi'],
                    num_nonempty_groups=res['num_nonempty'],

@@ -1,15 +1,18 @@
 """Nearest-neighbour retrieval of two checkpoints side by side.
 
     python tools/analysis/retrieval_grid.py CONFIG CKPT_A CKPT_B
-        [--config-b CONFIG_B] [--names NPID NPID+CLD] [--queries 8]
+        [--config-b CONFIG_B] [--names NPID NPID+CLD] [--queries N]
         [--topk 8] [--memory-per-class 100] [--level neck|backbone]
         [--out work_dirs/analysis/retrieval_grid.png]
 
-Each row is a test image (one per class, in class order) and its ``topk``
-most cosine-similar training images under each checkpoint; neighbours of
-the query's class are outlined green, others red (the layout of the CLD
+Each row is a test image (one per class, in class order; every class unless
+``--queries`` limits them), labelled with its class, and its ``topk`` most
+cosine-similar training images under each checkpoint; neighbours of the
+query's class are outlined green, others red (the layout of the CLD
 supplement's retrieval figure). The memory is the config's ``memory`` split
 (training images with test transforms), limited to ``--memory-per-class``.
+Each checkpoint's neck / backbone weights must fit its config exactly
+(:mod:`cld_mm.evaluation.checkpoint`).
 """
 import argparse
 import os.path as osp
@@ -19,6 +22,7 @@ import mmcv
 import torch
 
 from cld_mm.evaluation.features import (
+    HelpFormatter,
     balanced_indices,
     build_split_dataset,
     dataset_labels,
@@ -45,9 +49,12 @@ def retrieve(config: str, checkpoint, queries: List[int], memory_idx, k: int,
     mset = build_split_dataset(config, 'memory', data_root=data_root)
     q = extract_features(model, qset, queries)
     m = extract_features(model, mset, memory_idx)
+    classes = qset.metainfo.get('classes') or []
     nn = top_neighbours(q['feats'], m['feats'], k)          # Q x k
     correct = m['labels'][nn] == q['labels'][:, None]       # Q x k
     return dict(query_paths=q['paths'], query_labels=q['labels'],
+                query_names=[classes[y] if y < len(classes) else str(y)
+                             for y in q['labels'].tolist()],
                 neighbour_paths=[[m['paths'][j] for j in row]
                                  for row in nn.tolist()],
                 neighbour_labels=m['labels'][nn], correct=correct,
@@ -55,17 +62,23 @@ def retrieve(config: str, checkpoint, queries: List[int], memory_idx, k: int,
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description='retrieval grid of 2 checkpoints')
+    p = argparse.ArgumentParser(
+        description='retrieval grid of 2 checkpoints',
+        formatter_class=HelpFormatter)
     p.add_argument('config')
     p.add_argument('checkpoint_a', help="'none': random initialisation")
-    p.add_argument('checkpoint_b')
+    p.add_argument('checkpoint_b', help="'none': random initialisation")
     p.add_argument('--config-b', help='config of CKPT_B (default: CONFIG)')
-    p.add_argument('--names', nargs=2, help='panel titles')
-    p.add_argument('--queries', type=int, default=8)
-    p.add_argument('--topk', type=int, default=8)
-    p.add_argument('--memory-per-class', type=int, default=100)
-    p.add_argument('--level', choices=['neck', 'backbone'])
-    p.add_argument('--data-root')
+    p.add_argument('--names', nargs=2, help='panel titles (default: the '
+                   'checkpoint paths)')
+    p.add_argument('--queries', type=int, help='query rows, one test image '
+                   'per class in class order (default: every class)')
+    p.add_argument('--topk', type=int, default=8, help='neighbours per row')
+    p.add_argument('--memory-per-class', type=int, default=100,
+                   help='training images searched per class')
+    p.add_argument('--level', choices=['neck', 'backbone'],
+                   help="feature level (default: the config's)")
+    p.add_argument('--data-root', help="replace the config's data root")
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', default='work_dirs/analysis/retrieval_grid.png')
     args = p.parse_args(argv)
@@ -76,7 +89,7 @@ def main(argv=None) -> dict:
                            if c else 'random init' for c in ckpts]
     qlabels = dataset_labels(build_split_dataset(configs[0], 'query',
                                                  data_root=args.data_root))
-    queries = balanced_indices(qlabels, 1)[:args.queries]
+    queries = balanced_indices(qlabels, 1)[:args.queries]  # None: all
     mlabels = dataset_labels(build_split_dataset(configs[0], 'memory',
                                                  data_root=args.data_root))
     memory_idx = balanced_indices(mlabels, args.memory_per_class)
@@ -87,6 +100,7 @@ def main(argv=None) -> dict:
         results.append(r)
         panels.append(dict(
             name=name, correct=r['correct'].tolist(),
+            query_names=r['query_names'],
             queries=[mmcv.imread(x, channel_order='rgb')
                      for x in r['query_paths']],
             neighbours=[[mmcv.imread(x, channel_order='rgb') for x in row]

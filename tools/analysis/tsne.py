@@ -1,19 +1,25 @@
-"""t-SNE (and UMAP where installed) of a checkpoint's features, by label.
+"""t-SNE and UMAP of a checkpoint's features, coloured by label.
 
     python tools/analysis/tsne.py CONFIG CHECKPOINT [--per-class 100]
-        [--split query] [--level neck|backbone] [--perplexity 30]
-        [--out work_dirs/analysis/tsne.png]
+        [--split query] [--level neck|backbone|group] [--perplexity 30]
+        [--no-umap] [--out work_dirs/analysis/tsne.png]
 
 Features come from :func:`cld_mm.evaluation.features.load_features` (the
-config's test transforms). The 2-d embeddings are saved beside the PNG
-(``.npz``: ``tsne``, ``umap`` when present, ``labels``).
+config's test transforms; the level's weights must fit the config exactly).
+The two panels are t-SNE and UMAP (``umap-learn``, in
+``requirements/runtime.txt``); the 2-d embeddings are saved beside the PNG
+(``.npz``: ``tsne``, ``umap``, ``labels``).
 """
 import argparse
 import os.path as osp
 
 import numpy as np
 
-from cld_mm.evaluation.features import add_data_arguments, load_features
+from cld_mm.evaluation.features import (
+    HelpFormatter,
+    add_data_arguments,
+    load_features,
+)
 from cld_mm.evaluation.plots import plot_embedding
 
 
@@ -26,25 +32,36 @@ def embed_tsne(feats: np.ndarray, perplexity: float = 30.0,
                 init='pca', random_state=seed).fit_transform(feats)
 
 
-def embed_umap(feats: np.ndarray, seed: int = 0):
-    """(N, 2) UMAP embedding, or None when ``umap`` is not installed."""
+def embed_umap(feats: np.ndarray, seed: int = 0,
+               n_neighbors: int = 15) -> np.ndarray:
+    """(N, D) -> (N, 2) UMAP (cosine metric); neighbours capped at N - 1."""
     try:
         import umap
-    except ImportError:
-        return None
-    return umap.UMAP(n_components=2, metric='cosine',
+    except ImportError as e:
+        raise ImportError('UMAP needs umap-learn: pip install -c '
+                          'requirements/constraints.txt umap-learn (or run '
+                          'with --no-umap)') from e
+    n_neighbors = max(2, min(n_neighbors, feats.shape[0] - 1))
+    return umap.UMAP(n_components=2, metric='cosine', n_neighbors=n_neighbors,
                      random_state=seed).fit_transform(feats)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description='t-SNE / UMAP of features')
+    p = argparse.ArgumentParser(
+        description='t-SNE / UMAP of features',
+        formatter_class=HelpFormatter)
     p.add_argument('config')
     p.add_argument('checkpoint', help="mmengine checkpoint; 'none' for the "
                    'random initialisation')
     add_data_arguments(p)
-    p.add_argument('--perplexity', type=float, default=30.0)
+    p.add_argument('--perplexity', type=float, default=30.0,
+                   help='t-SNE perplexity (capped at (N - 1) / 3)')
+    p.add_argument('--n-neighbors', type=int, default=15,
+                   help='UMAP neighbours')
+    p.add_argument('--no-umap', action='store_true', help='t-SNE only')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default='work_dirs/analysis/tsne.png')
+    p.add_argument('--out', default='work_dirs/analysis/tsne.png',
+                   help='PNG; the embeddings go to the same name .npz')
     args = p.parse_args(argv)
     ckpt = None if args.checkpoint == 'none' else args.checkpoint
     data = load_features(args.config, ckpt, args.split, args.per_class,
@@ -53,9 +70,9 @@ def main(argv=None) -> dict:
     feats = data['feats'].numpy()
     labels = data['labels'].numpy()
     panels = [('t-SNE', embed_tsne(feats, args.perplexity, args.seed))]
-    um = embed_umap(feats, args.seed)
-    if um is not None:
-        panels.append(('UMAP', um))
+    if not args.no_umap:
+        panels.append(('UMAP', embed_umap(feats, args.seed,
+                                          args.n_neighbors)))
     name = osp.basename(ckpt) if ckpt else 'random init'
     title = (f'{osp.splitext(osp.basename(args.config))[0]} / {name}: '
              f'{len(labels)} {args.split} images, {feats.shape[1]}-d features')

@@ -1,0 +1,77 @@
+"""Evaluating a checkpoint with a config's test loop (tools/test.py, knn_eval).
+
+    metrics = evaluate_checkpoint(cfg, 'epoch_200.pth')
+
+The checkpoint goes through :func:`cld_mm.evaluation.checkpoint.
+load_eval_checkpoint` (the weights of the model's ``eval_level`` load exactly
+or the run stops with the keys; banks, queues and groups never block it)
+instead of mmengine's ``load_from`` (which loads anything non-strictly and
+refuses a bank of another size). On a machine without CUDA the process group
+backend is gloo and the log names the processes and the device, not "GPU
+number" and NCCL.
+"""
+from collections import OrderedDict
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.utils.dl_utils import collect_env
+
+from .checkpoint import load_eval_checkpoint
+from .hooks import ProgressBarHook  # noqa: F401  (registers it)
+
+
+class EvalRunner(Runner):
+    """A Runner whose environment log names the real device and backend."""
+
+    def _log_env(self, env_cfg: dict) -> None:
+        env = collect_env()
+        runtime = OrderedDict(env_cfg)
+        runtime.update(self._randomness_cfg)
+        runtime['seed'] = self._seed
+        runtime['launcher'] = self._launcher
+        runtime['processes'] = self._world_size
+        runtime['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
+        lines = '\n    '.join(f'{k}: {v}' for k, v in env.items())
+        rt = '\n    '.join(f'{k}: {v}' for k, v in runtime.items())
+        self.logger.info(f"\n{'-' * 60}\nSystem environment:\n    {lines}\n"
+                         f"\nRuntime environment:\n    {rt}\n{'-' * 60}\n")
+
+
+def cpu_env(cfg: Config) -> Config:
+    """gloo instead of NCCL where there is no CUDA (the log tells the truth)."""
+    if not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    return cfg
+
+
+def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
+                        progress: bool = True) -> dict:
+    """Run ``cfg``'s test loop on ``checkpoint``; returns the metrics.
+
+    Args:
+        cfg (Config): the full config (``test_dataloader``,
+            ``test_evaluator``); its ``load_from`` is ignored.
+        checkpoint (str, optional): the checkpoint to evaluate; None: the
+            randomly initialised network (the model's ``init_weights``, as
+            a training starts).
+        progress (bool): a progress bar over the test images. Defaults to
+            True.
+    """
+    cfg = cpu_env(cfg.copy())
+    cfg.load_from = None
+    cfg.resume = False
+    if progress:
+        hooks = list(cfg.get('custom_hooks') or [])
+        cfg.custom_hooks = hooks + [dict(type='ProgressBarHook')]
+    runner = EvalRunner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        load_eval_checkpoint(model, checkpoint)
+    return runner.test()
