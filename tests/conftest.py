@@ -9,6 +9,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 import cld_mm  # noqa: F401
+from utils import write_subset
 
 init_default_scope('mmpretrain')
 
@@ -35,24 +36,16 @@ def cifar10_root():
     return CIFAR_ROOT
 
 
-def write_subset(root: str, split: str, per_class: int, name: str) -> str:
-    """A class-balanced annotation list of the first ``per_class`` images."""
-    from cld_mm.datasets.cifar_folder import CIFAR10_CLASSES
-    lines = []
-    for label, cls in enumerate(CIFAR10_CLASSES):
-        files = sorted(os.listdir(osp.join(root, split, cls)))[:per_class]
-        lines += [f'{split}/{cls}/{f} {label}\n' for f in files]
-    path = osp.join(root, 'meta', f'{name}.txt')
-    if not osp.exists(path):
-        tmp = f'{path}.{os.getpid()}'
-        with open(tmp, 'w') as f:
-            f.writelines(lines)
-        os.replace(tmp, path)
-    return f'meta/{name}.txt'
-
-
 @pytest.fixture(scope='session')
 def cifar_slice(cifar10_root):
     """(root, train_ann 80 imgs, test_ann 40 imgs) for Runner tests."""
     return (cifar10_root, write_subset(cifar10_root, 'train', 8, 'train_t80'),
             write_subset(cifar10_root, 'test', 4, 'test_t40'))
+
+
+@pytest.fixture(scope='session')
+def cifar_t20(cifar_slice):
+    """(root, train_ann 20 imgs, test_ann 40 imgs): the 20-image Runner
+    recipe (2 iterations per epoch at batch 8, see tests/utils.py)."""
+    root, _, test_ann = cifar_slice
+    return root, write_subset(root, 'train', 2, 'train_t20'), test_ann

@@ -1,10 +1,39 @@
-"""Helpers for tests: tiny Runner configs on the shared CIFAR-10 slice."""
+"""Helpers for tests: tiny Runner configs on the shared CIFAR-10 slice.
+
+The 20-image recipe most Runner tests share::
+
+    root, train_ann, test_ann = cifar_t20          # conftest fixture
+    cfg = tiny_config(CONFIG, work_dir, root, train_ann, batch_size=8)
+    small_crops(cfg.train_dataloader.dataset.pipeline)   # 16 px views
+
+and, for exact comparisons, :func:`deterministic_views` (no random
+augmentation) and :func:`shrink_backbone` (a narrow ResNet, optionally with a
+per-sample norm instead of BatchNorm).
+"""
 import copy
+import os
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def write_subset(root: str, split: str, per_class: int, name: str) -> str:
+    """A class-balanced annotation list of the first ``per_class`` images."""
+    from cld_mm.datasets.cifar_folder import CIFAR10_CLASSES
+    lines = []
+    for label, cls in enumerate(CIFAR10_CLASSES):
+        files = sorted(os.listdir(osp.join(root, split, cls)))[:per_class]
+        lines += [f'{split}/{cls}/{f} {label}\n' for f in files]
+    path = osp.join(root, 'meta', f'{name}.txt')
+    if not osp.exists(path):
+        tmp = f'{path}.{os.getpid()}'
+        with open(tmp, 'w') as f:
+            f.writelines(lines)
+        os.replace(tmp, path)
+    return f'meta/{name}.txt'
 
 
 def tiny_config(config: str, work_dir: str, root: str, train_ann: str,
@@ -45,3 +74,100 @@ def tiny_config(config: str, work_dir: str, root: str, train_ann: str,
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def small_crops(pipeline, size: int = 16) -> None:
+    """Every RandomResizedCrop of a (nested) pipeline to ``size`` px."""
+    for t in pipeline:
+        if isinstance(t, (list, tuple)):
+            small_crops(t, size)
+        elif isinstance(t, dict):
+            if t.get('type') == 'RandomResizedCrop':
+                t['scale'] = size
+            small_crops(t.get('transforms', []), size)
+
+
+# deterministic, distinct views: identity, flips (mmpretrain RandomFlip, p=1)
+_FLIPS = ([], [dict(type='RandomFlip', prob=1.0, direction='horizontal')],
+          [dict(type='RandomFlip', prob=1.0, direction='vertical')],
+          [dict(type='RandomFlip', prob=1.0, direction='diagonal')])
+
+
+def deterministic_views(cfg: Config, size: int = 16) -> int:
+    """Replace the train ``MultiView`` by as many augmentation-free views.
+
+    View i is the image resized to ``size`` px, then flipped (none,
+    horizontal, vertical, both), so every view differs and no random number
+    is drawn: two runs (or two ranks) see identical inputs. Returns the
+    number of views.
+    """
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    for i, t in enumerate(pipeline):
+        if t.get('type') == 'MultiView':
+            nums = t['num_views']
+            n = sum(nums) if isinstance(nums, (list, tuple)) else int(nums)
+            if n > len(_FLIPS):
+                raise ValueError(f'at most {len(_FLIPS)} views, got {n}')
+            resize = [dict(type='Resize', scale=size)]
+            pipeline[i] = dict(type='MultiView', num_views=[1] * n,
+                               transforms=[resize + f for f in _FLIPS[:n]])
+            return n
+    raise ValueError('the train pipeline has no MultiView')
+
+
+def shrink_backbone(model: dict, base_channels: int = 8,
+                    norm_cfg: Optional[dict] = None) -> dict:
+    """Narrow the ResNet of a model config (in place) and adapt its necks.
+
+    Every stage gets ``base_channels * 2**i`` channels, so the last stage
+    gives ``8 * base_channels`` features instead of 512; each neck dict
+    whose ``in_channels`` was the backbone's 512 is changed to match,
+    wherever it sits (``neck``, a group neck, ...). ``norm_cfg`` (e.g.
+    ``dict(type='GN', num_groups=4)``) replaces the backbone's BatchNorm.
+    """
+    backbone = model['backbone']
+    old = 512 * (4 if backbone.get('depth', 18) >= 50 else 1)
+    new = old * base_channels // 64
+    backbone.update(base_channels=base_channels, stem_channels=base_channels)
+    if norm_cfg is not None:
+        backbone['norm_cfg'] = norm_cfg
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node is not backbone and node.get('in_channels') == old:
+                node['in_channels'] = new
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(model)
+    return model
+
+
+def set_where(node, anchor: str, **values) -> int:
+    """Set ``values`` in every (nested) dict of ``node`` holding ``anchor``.
+
+    Finds an option wherever a config keeps it (e.g. the CLD options next to
+    ``num_clusters``), so tests do not depend on the nesting. Returns how
+    many dicts were changed; raises if none holds ``anchor``.
+    """
+    count = 0
+
+    def visit(n):
+        nonlocal count
+        if isinstance(n, dict):
+            if anchor in n:
+                n.update(values)
+                count += 1
+            for value in list(n.values()):
+                visit(value)
+        elif isinstance(n, (list, tuple)):
+            for value in n:
+                visit(value)
+
+    visit(node)
+    if not count:
+        raise KeyError(f'no dict holds {anchor!r}')
+    return count
