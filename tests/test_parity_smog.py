@@ -53,9 +53,14 @@ def _ce(logits, target):
     return (torch.logsumexp(logits, dim=1) - picked).mean()
 
 
-def _beta(t, total):
-    """beta of iteration t (t iterations done): linear in t / total."""
-    return BETA_START + (BETA_END - BETA_START) * min(t, total) / total
+def _beta(t, total, fixed=None):
+    """beta of iteration t (0-based): the fixed value, or linear from
+    BETA_START at the first iteration to BETA_END at the last (the SMoG
+    slides' Table 7a rows are beta values: '1.0 -> 0.99')."""
+    if fixed is not None:
+        return fixed
+    return BETA_START + (BETA_END - BETA_START) * min(t, total - 1) / (
+        total - 1)
 
 
 class Reference:
@@ -69,7 +74,8 @@ class Reference:
             ('new' | 'old'), ``group_source`` ('online' | 'momentum').
     """
 
-    def __init__(self, model, total_iters, instance_weight=0.0, **variant):
+    def __init__(self, model, total_iters, instance_weight=0.0,
+                 fixed_beta=None, **variant):
         self.online = copy.deepcopy(nn.Sequential(model.backbone,
                                                   model.neck))
         self.predictor = copy.deepcopy(model.predictor)
@@ -79,6 +85,7 @@ class Reference:
                                  dtype=self.groups.dtype)
         self.ptr = self.filled = self.t = 0
         self.total, self.instance_weight = total_iters, instance_weight
+        self.fixed_beta = fixed_beta
         self.variant = dict(target_encoder='momentum', target_groups='old',
                             logit_groups='new', group_source='online')
         self.variant.update(variant)
@@ -99,7 +106,7 @@ class Reference:
 
     def step(self, views):
         v = self.variant
-        beta = _beta(self.t, self.total)
+        beta = _beta(self.t, self.total, self.fixed_beta)
         self._momentum_update()
         old = self.groups
         with torch.no_grad():
@@ -185,20 +192,24 @@ def _close(got, want, what, atol=0.0):
 
 CASES = dict(two_views=dict(n_local=0, instance_weight=0.0),
              multi_crop=dict(n_local=2, instance_weight=0.0),
-             instance=dict(n_local=0, instance_weight=0.5))
+             instance=dict(n_local=0, instance_weight=0.5),
+             fixed_beta=dict(n_local=0, instance_weight=0.0,
+                             fixed_beta=0.7))
 
 
 @pytest.mark.parametrize('case', list(CASES))
 def test_train_step_matches_the_paper(case):
     n_local, inst = CASES[case]['n_local'], CASES[case]['instance_weight']
-    model = build_tiny_smog(total_iters=STEPS, instance_weight=inst)
-    ref = Reference(model, STEPS, instance_weight=inst)
+    fixed = CASES[case].get('fixed_beta')
+    model = build_tiny_smog(total_iters=STEPS, instance_weight=inst,
+                            fixed_beta=fixed)
+    ref = Reference(model, STEPS, instance_weight=inst, fixed_beta=fixed)
     named = _online_params(model)
     assert len(named) == len(ref.parameters())
     for step in range(STEPS):
         views = tiny_views(n_local=n_local, seed=10 + step)
-        assert model.current_beta() == pytest.approx(_beta(step, STEPS),
-                                                     rel=1e-12)
+        assert model.current_beta() == pytest.approx(
+            _beta(step, STEPS, fixed), rel=1e-12)
         got = model.loss([v.clone() for v in views], None)
         want = ref.step(views)
         # every logged value, summed terms and diagnostics
@@ -225,6 +236,8 @@ def test_train_step_matches_the_paper(case):
         _sgd(ref.parameters())
     # three steps of 8 into a FIFO of 12: wrapped, pointer at 24 mod 12
     assert ref.ptr == 0 and ref.filled == CACHE_SIZE
+    # the first and last iterations ran at the schedule's ends
+    assert model.current_beta() == (BETA_END if fixed is None else fixed)
     torch.testing.assert_close(model.groups.norm(dim=1),
                                torch.ones(NUM_GROUPS, dtype=torch.float64))
 

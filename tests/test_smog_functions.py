@@ -83,13 +83,29 @@ def test_momentum_update_bad_input():
 
 
 def test_linear_beta_schedule():
-    assert linear_beta(0, 100, 0.99) == pytest.approx(0.99)
-    assert linear_beta(50, 100, 0.99) == pytest.approx(0.99 * 0.995)
-    assert linear_beta(100, 100, 0.99) == pytest.approx(0.99 * 0.99)
-    assert linear_beta(300, 100, 0.99) == pytest.approx(0.99 * 0.99)
-    assert linear_beta(40, 100, 0.99, 1.0, 1.0) == pytest.approx(0.99)
+    """Values of beta, first iteration start, last iteration end."""
+    assert linear_beta(0, 101) == 1.0
+    assert linear_beta(50, 101) == pytest.approx(0.995, rel=1e-12)
+    assert linear_beta(100, 101) == 0.99
+    assert linear_beta(300, 101) == 0.99  # past the end: kept
+    assert linear_beta(1, 3, 1.0, 0.9) == pytest.approx(0.95, rel=1e-12)
+    assert linear_beta(0, 1, 1.0, 0.9) == 1.0
+    assert linear_beta(40, 100, 0.99, 0.99) == 0.99
     with pytest.raises(ValueError, match='total_steps'):
-        linear_beta(0, 0, 0.99)
+        linear_beta(0, 0)
+    with pytest.raises(ValueError, match='beta'):
+        linear_beta(0, 10, 1.0, 1.5)
+
+
+def test_old_beta_arguments_give_clear_errors():
+    from tiny_smog import smog_cfg
+    from mmpretrain.registry import MODELS
+    with pytest.raises(ValueError, match='beta_start.*beta_end'):
+        MODELS.build(smog_cfg(beta_end_factor=0.99))
+    with pytest.raises(ValueError, match="beta_schedule='fixed'"):
+        MODELS.build(smog_cfg(beta=0.99))
+    with pytest.raises(ValueError, match='beta'):
+        MODELS.build(smog_cfg(beta_end=1.2))
 
 
 def test_group_contrastive_loss_hand_value():

@@ -65,9 +65,13 @@ def test_reclustering_fires_in_a_runner(tmp_path, cifar_slice):
     assert int(model.cache_filled) == 16
     torch.testing.assert_close(model.feature_cache.norm(dim=1),
                                torch.ones(16))
-    # beta followed the linear schedule to step 10 of 10
-    assert store['before'] and float(model.current_beta()) == pytest.approx(
-        0.99 * 0.99)
+    # beta, as logged each iteration: linear from 1.0 at the first of the
+    # 10 iterations to 0.99 at the last (the config's beta_start/beta_end)
+    betas, _ = runner.message_hub.get_scalar('train/beta').data
+    assert len(betas) == 10
+    assert betas[0] == 1.0 and betas[-1] == pytest.approx(0.99, rel=1e-6)
+    assert betas[4] == pytest.approx(1.0 - 0.01 * 4 / 9, rel=1e-6)
+    assert float(model.current_beta()) == 0.99
     # kNN validation ran on the backbone features
     knn = runner.message_hub.get_scalar('val/knn/top1')
     assert 0.0 <= knn.current() <= 100.0

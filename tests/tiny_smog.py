@@ -43,16 +43,20 @@ class TinySMoGConvNet(BaseModule):
 
 
 def smog_cfg(total_iters: int = 3, instance_weight: float = 0.0,
-             **overrides) -> dict:
-    """The model config of a tiny SMoG (TinySMoGConvNet, 10-wide MLPs)."""
+             fixed_beta: float = None, **overrides) -> dict:
+    """The model config of a tiny SMoG (TinySMoGConvNet, 10-wide MLPs).
+
+    ``fixed_beta`` switches to ``beta_schedule='fixed'`` with that beta;
+    otherwise beta goes linearly from BETA_START to BETA_END.
+    """
     cfg = dict(
         type='SMoG',
         num_groups=NUM_GROUPS,
         feat_dim=FEAT_DIM,
         temperature=TEMPERATURE,
-        beta=BETA_START,
         beta_schedule='linear',
-        beta_end_factor=BETA_END / BETA_START,
+        beta_start=BETA_START,
+        beta_end=BETA_END,
         total_iters=total_iters,
         target_momentum=TARGET_MOMENTUM,
         cache_size=CACHE_SIZE,
@@ -67,6 +71,9 @@ def smog_cfg(total_iters: int = 3, instance_weight: float = 0.0,
                        hid_channels=10, out_channels=FEAT_DIM,
                        with_avg_pool=False, with_last_bn=False,
                        with_last_bias=True, norm_cfg=dict(type='BN1d')))
+    if fixed_beta is not None:
+        del cfg['beta_start'], cfg['beta_end']
+        cfg.update(beta_schedule='fixed', beta=fixed_beta)
     cfg.update(overrides)
     return cfg
 

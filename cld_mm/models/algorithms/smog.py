@@ -71,17 +71,22 @@ class SMoG(EvalSelfSupervisor):
         feat_dim (int): projection dimension. Defaults to 128.
         temperature (float): tau of the group-contrastive loss.
             Defaults to 0.1.
-        beta (float): base group momentum (weight of the old group).
-            Defaults to 0.99.
-        beta_schedule (str): ``'linear'`` (from 1.0 beta to
-            ``beta_end_factor`` beta over training) or ``'fixed'``.
-            Defaults to ``'linear'``.
-        beta_end_factor (float): final factor of the linear schedule.
-            Defaults to 0.99.
+        beta_schedule (str): ``'linear'``: the group momentum beta (weight
+            of the old group) goes linearly from ``beta_start`` at the
+            first iteration to ``beta_end`` at the last; ``'fixed'``:
+            ``beta`` throughout. Defaults to ``'linear'``.
+        beta_start (float): beta of the first iteration (linear).
+            Defaults to 1.0.
+        beta_end (float): beta of the last iteration (linear). Defaults to
+            0.99 (the SMoG slides' Table 7a, best row "1.0 -> 0.99").
+        beta (float, optional): beta of the ``'fixed'`` schedule; None
+            means 0.99. Defaults to None.
+        beta_end_factor: removed (a factor of a base beta); raises a
+            ``ValueError`` naming ``beta_start`` / ``beta_end``.
         total_iters (int, optional): schedule length; None reads the
             runner's ``max_iters`` from the message hub. Defaults to None.
         target_momentum (float): EMA weight of the online encoder (see the
-            convention above). Defaults to 0.01.
+            convention above), fixed over training. Defaults to 0.01.
         cache_size (int): M, features kept for re-clustering (>= K).
             Defaults to 65536.
         kmeans_iters (int): k-means iterations per re-clustering.
@@ -99,8 +104,9 @@ class SMoG(EvalSelfSupervisor):
 
     def __init__(self, backbone: dict, neck: dict, predictor: dict,
                  num_groups: int = 3000, feat_dim: int = 128,
-                 temperature: float = 0.1, beta: float = 0.99,
-                 beta_schedule: str = 'linear', beta_end_factor: float = 0.99,
+                 temperature: float = 0.1, beta_schedule: str = 'linear',
+                 beta_start: float = 1.0, beta_end: float = 0.99,
+                 beta: Optional[float] = None,
                  total_iters: Optional[int] = None,
                  target_momentum: float = 0.01, cache_size: int = 65536,
                  kmeans_iters: int = 10,
@@ -110,7 +116,15 @@ class SMoG(EvalSelfSupervisor):
                  eval_level: str = 'backbone', head: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 beta_end_factor: Optional[float] = None) -> None:
+        if beta_end_factor is not None:
+            raise ValueError(
+                'SMoG no longer takes beta_end_factor (a factor of a base '
+                'beta): give the schedule by its beta values, beta_start '
+                '(first iteration, default 1.0) and beta_end (last '
+                'iteration, default 0.99); the old beta * beta_end_factor '
+                'is beta_end')
         if neck is None or predictor is None:
             raise ValueError('SMoG needs a `neck` (projection) and a '
                              '`predictor`')
@@ -125,8 +139,13 @@ class SMoG(EvalSelfSupervisor):
         if beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f'beta_schedule must be one of {BETA_SCHEDULES},'
                              f' got {beta_schedule!r}')
-        check_beta(beta)
-        check_beta(beta * beta_end_factor)
+        if beta_schedule == 'linear' and beta is not None:
+            raise ValueError(
+                "beta is the value of beta_schedule='fixed'; the linear "
+                'schedule reads beta_start and beta_end')
+        beta = 0.99 if beta is None else beta
+        for value in (beta, beta_start, beta_end):
+            check_beta(value)
         if instance_weight < 0:
             raise ValueError(f'instance_weight must be >= 0, got '
                              f'{instance_weight}')
@@ -140,7 +159,8 @@ class SMoG(EvalSelfSupervisor):
         self.num_groups, self.feat_dim = int(num_groups), int(feat_dim)
         self.temperature = temperature
         self.beta, self.beta_schedule = beta, beta_schedule
-        self.beta_end_factor, self.total_iters = beta_end_factor, total_iters
+        self.beta_start, self.beta_end = beta_start, beta_end
+        self.total_iters = total_iters
         self.kmeans_iters = kmeans_iters
         self.reset_target_on_recluster = reset_target_on_recluster
         self.instance_weight = instance_weight
@@ -168,8 +188,8 @@ class SMoG(EvalSelfSupervisor):
             raise ValueError(
                 "beta_schedule='linear' needs the schedule length: set "
                 "model.total_iters or train with a Runner (max_iters)")
-        return linear_beta(int(self.group_step), int(total), self.beta, 1.0,
-                           self.beta_end_factor)
+        return linear_beta(int(self.group_step), int(total),
+                           self.beta_start, self.beta_end)
 
     @torch.no_grad()
     def push_cache(self, feats: torch.Tensor) -> None:

@@ -6,9 +6,11 @@ model = dict(
     num_groups=300,
     feat_dim=128,
     temperature=0.1,
-    beta=0.99,
+    # group momentum beta, linear from 1.0 at the first iteration to 0.99
+    # at the last (SMoG slides, Table 7a: '1.0 -> 0.99', the best row)
     beta_schedule='linear',
-    beta_end_factor=0.99,
+    beta_start=1.0,
+    beta_end=0.99,
     target_momentum=0.01,  # mmengine EMA: weight of the online net (0.99)
     cache_size=16384,
     kmeans_iters=10,

@@ -7,9 +7,11 @@ model = dict(
     num_groups=3000,
     feat_dim=128,
     temperature=0.1,
-    beta=0.99,
-    beta_schedule='linear',  # 1.0 x beta -> 0.99 x beta (paper Table 7a)
-    beta_end_factor=0.99,
+    # group momentum beta, linear from 1.0 at the first iteration to 0.99
+    # at the last (SMoG slides, Table 7a: '1.0 -> 0.99', the best row)
+    beta_schedule='linear',
+    beta_start=1.0,
+    beta_end=0.99,
     # mmengine EMA convention: weight of the online encoder, i.e. the
     # conventional momentum 0.996
     target_momentum=0.004,
