@@ -14,10 +14,33 @@ and tested (``tests/test_compat.py``):
   build; on a CPU torch it needs ``tools/install/fix_torchvision_cpu.py`` (run
   by the install script). This turns the obscure failure into a clear error.
 
-numpy 2 (``mmcv.adjust_hue`` overflow, ``np.in1d``) and setuptools>=81 (no
-``pkg_resources`` for ``mmdet::`` config bases) are avoided by the pins in
-``requirements/constraints.txt``; :func:`check_pins` reports a violated pin.
+* :func:`package_utils_without_pkg_resources` - mmengine 0.10.7's
+  ``mmengine.utils.package_utils`` (``is_installed``, ``get_installed_path``,
+  ``package2module``, used for every ``'pkg::'`` config base) imports
+  ``pkg_resources``, which prints "pkg_resources is deprecated" on every
+  command and is gone in setuptools>=81. They are replaced by
+  ``importlib.metadata`` equivalents (what mmengine's maintained fork does).
+* :func:`file_client_only_when_used` - mmengine's checkpoint and logger
+  hooks build a ``FileClient`` they never use, which logs two deprecation
+  WARNING lines on every training run; it is now built only when used.
+* :func:`mmcv_without_ops_quietly` - mmcv without compiled ops (the lite
+  install) warns on import that it lacks ``MultiScaleDeformableAttention``,
+  which nothing in cld_mm uses.
+* :func:`load_config` - ``Config.fromfile`` with a clear error when a
+  detection / segmentation config meets the lite install
+  (``tools/install/install.sh --lite``: no mmdet, mmseg or mmcv ops).
+
+numpy 2 (``mmcv.adjust_hue`` overflow, ``np.in1d``) is avoided by the pin in
+``requirements/constraints.txt`` (the default stack); :func:`check_pins`
+reports a violated pin. setuptools<81 stays pinned there only because
+mmcv 2.1.0's ``setup.py`` needs ``pkg_resources`` to build its ops.
 """
+import importlib
+import importlib.metadata
+import importlib.util
+import os.path as osp
+import re
+import sys
 import warnings
 
 import numpy as np
@@ -69,15 +92,231 @@ def check_torchvision() -> None:
 
 
 def check_pins() -> None:
-    """Warn when a version pin that stands in for a fix is violated."""
-    if int(np.__version__.split('.')[0]) >= 2:
-        warnings.warn(f'numpy {np.__version__} breaks mmcv colour jitter and '
-                      'mmpretrain metrics; install numpy<2 (see '
-                      'requirements/constraints.txt).')
+    """Warn when a version pin that stands in for a fix is violated.
+
+    numpy<2 is needed by mmcv 2.1.0 / mmpretrain 1.2.0 (the default stack);
+    the onedl fork (``onedl-mmcv``, ``onedl-mmpretrain``) runs on numpy 2.
+    """
+    if int(np.__version__.split('.')[0]) < 2 or _onedl_stack():
+        return
+    warnings.warn(f'numpy {np.__version__} breaks mmcv 2.1.0 colour jitter '
+                  'and mmpretrain 1.2.0 metrics; install numpy<2 (see '
+                  'requirements/constraints.txt) or the onedl stack '
+                  '(tools/install/install.sh --stack onedl).')
+
+
+def _onedl_stack() -> bool:
+    """Whether mmcv and mmpretrain come from the onedl fork."""
+    for dist in ('onedl-mmcv', 'onedl-mmpretrain'):
+        try:
+            importlib.metadata.distribution(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return True
+
+
+# --- mmengine.utils.package_utils without pkg_resources ---------------------
+
+def is_installed(package: str) -> bool:
+    """Whether ``package`` is an installed distribution or importable module.
+
+    mmengine 0.10.7's semantics: a distribution name first, else a module
+    with a file (a namespace package does not count).
+    """
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def package2module(package: str) -> str:
+    """The top-level module of an installed distribution (``top_level.txt``)."""
+    dist = importlib.metadata.distribution(package)
+    top_level = (dist.read_text('top_level.txt') or '').split()
+    if not top_level:
+        raise ValueError(f'can not infer the module name of {package}')
+    return top_level[0]
+
+
+def get_installed_path(package: str) -> str:
+    """The folder of an installed package (distribution or module name)."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        if spec is None:
+            raise
+        if spec.origin is None:
+            raise RuntimeError(f'{package} is a namespace package, which is '
+                               'invalid for `get_install_path`')
+        return osp.dirname(spec.origin)
+    location = str(dist.locate_file(''))
+    if osp.exists(osp.join(location, package)):
+        return osp.join(location, package)
+    module = package2module(package)
+    spec = importlib.util.find_spec(module)
+    if not osp.exists(osp.join(location, module)) and spec is not None \
+            and spec.origin is not None:  # an editable install
+        return osp.dirname(spec.origin)
+    return osp.join(location, module)
+
+
+_PACKAGE_UTILS = {'is_installed': is_installed,
+                  'get_installed_path': get_installed_path,
+                  'package2module': package2module}
+
+
+def package_utils_without_pkg_resources() -> bool:
+    """Replace mmengine's pkg_resources-based package helpers, everywhere.
+
+    Only where they use ``pkg_resources`` (mmengine 0.10.7; the onedl fork
+    already uses ``importlib.metadata``). Every module that imported them by
+    name (``mmengine.utils``, ``mmengine.config.config``, ``mmengine.hub``)
+    gets the replacement; later ``from mmengine.utils import ...`` see it
+    too. Returns whether anything was replaced.
+    """
+    if 'package_utils' in _APPLIED:
+        return True
+    from mmengine.utils import package_utils
+    originals = {name: getattr(package_utils, name, None)
+                 for name in _PACKAGE_UTILS}
+    if not any(fn is not None and 'pkg_resources' in fn.__code__.co_names
+               for fn in originals.values()):
+        return False
+    for mod in list(sys.modules.values()):
+        if mod is None or not getattr(mod, '__name__', '').startswith('mm'):
+            continue
+        for name, orig in originals.items():
+            if orig is not None and getattr(mod, name, None) is orig:
+                setattr(mod, name, _PACKAGE_UTILS[name])
+    _APPLIED.add('package_utils')
+    return True
+
+
+# --- detection / segmentation configs on the lite install --------------------
+
+DOWNSTREAM = {'mmdet': 'detection', 'mmseg': 'segmentation'}
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def full_install_error(lib: str, missing: list) -> ImportError:
+    """The error for a detection / segmentation config without its stack."""
+    return ImportError(
+        f'this is a {DOWNSTREAM[lib]} config ({lib}), which needs the full '
+        f'install: {", ".join(missing)} not installed (the lite install, '
+        '`tools/install/install.sh --lite`, leaves out mmdet, mmsegmentation '
+        "and mmcv's compiled ops). Run `bash tools/install/install.sh` "
+        '(compiles mmcv once, about 10 min on 2 cores).')
+
+
+def check_downstream_stack(cfg) -> None:
+    """Raise :func:`full_install_error` when ``cfg``'s scope lacks its stack."""
+    lib = cfg.get('default_scope')
+    if lib not in DOWNSTREAM:
+        return
+    missing = [m for m in (lib, 'mmcv._ext') if not _importable(m)]
+    if missing:
+        raise full_install_error(lib, missing)
+
+
+def load_config(path: str):
+    """``Config.fromfile`` that names the full install when a detection /
+    segmentation config (``mmdet::`` / ``mmseg::`` bases or scope) cannot be
+    used here."""
+    from mmengine.config import Config
+    try:
+        cfg = Config.fromfile(path)
+    except ModuleNotFoundError as exc:
+        for lib in DOWNSTREAM:
+            if re.search(rf'\b{lib}\b', str(exc)) and not _importable(lib):
+                raise full_install_error(lib, [lib]) from exc
+        raise
+    check_downstream_stack(cfg)
+    return cfg
+
+
+class _FileClientWhenAsked:
+    """mmengine's ``FileClient`` as seen by the modules that build one unused.
+
+    ``CheckpointHook.before_train``, ``LoggerHook`` (with ``out_dir``) and
+    ``save_checkpoint`` call ``FileClient.infer_client(file_client_args, uri)``
+    even when ``file_client_args`` is None, keep the object "for backward
+    compatibility" and never use it; building it logs two WARNING lines
+    ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias of
+    "LocalBackend"') on every training run. Here it is built only when
+    ``file_client_args`` are given, i.e. when it is used.
+    """
+
+    def __init__(self, file_client):
+        self._file_client = file_client
+
+    def infer_client(self, file_client_args=None, uri=None):
+        if file_client_args is None:
+            return None
+        return self._file_client.infer_client(file_client_args, uri)
+
+    def __call__(self, *args, **kwargs):
+        return self._file_client(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._file_client, name)
+
+
+FILE_CLIENT_USERS = ('mmengine.hooks.checkpoint_hook',
+                     'mmengine.hooks.logger_hook', 'mmengine.runner.checkpoint')
+
+
+def file_client_only_when_used() -> None:
+    """No unused ``FileClient`` (and its two warnings) in mmengine's hooks."""
+    if 'file_client' in _APPLIED:
+        return
+    from mmengine.fileio import FileClient
+    for name in FILE_CLIENT_USERS:
+        mod = importlib.import_module(name)
+        if getattr(mod, 'FileClient', None) is FileClient:
+            mod.FileClient = _FileClientWhenAsked(FileClient)
+    _APPLIED.add('file_client')
+
+
+def mmcv_without_ops_quietly() -> bool:
+    """Import mmcv's transformer bricks once without mmcv-lite's notice.
+
+    Without compiled ops (the lite install), ``mmcv.cnn.bricks.transformer``
+    (imported by mmpretrain) tries a backward-compatible import of
+    ``MultiScaleDeformableAttention`` from ``mmcv.ops`` and warns "You should
+    install mmcv rather than mmcv-lite if you need this module" on every
+    command. cld_mm never needs that op, and a detection / segmentation
+    config says what to install (:func:`load_config`), so this one message,
+    and only during this one import, is not shown. Returns whether mmcv has no
+    ops.
+    """
+    if 'mmcv_lite' in _APPLIED:
+        return True
+    if not _importable('mmcv') or _importable('mmcv._ext') \
+            or 'mmcv.cnn.bricks.transformer' in sys.modules:
+        return False
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', message='Fail to import ``MultiScaleDeformableAttention',
+            category=UserWarning)
+        importlib.import_module('mmcv.cnn.bricks.transformer')
+    _APPLIED.add('mmcv_lite')
+    return True
 
 
 def apply_all() -> None:
     """Apply every fix. Called once when :mod:`cld_mm` is imported."""
+    package_utils_without_pkg_resources()
+    file_client_only_when_used()
+    mmcv_without_ops_quietly()
     check_pins()
     check_torchvision()
     allow_mmengine_checkpoint_globals()

@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import cld_mm  # noqa: F401  (registers modules, applies compat fixes)
+from cld_mm.compat import load_config
 from cld_mm.engine.config_checks import (
     apply_global_batch_size,
     check_dataset_paths,
@@ -81,7 +82,8 @@ def merge_args(cfg: Config, args) -> Config:
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    # a detection / segmentation config on the lite install: a clear error
+    cfg = merge_args(load_config(args.config), args)
     check_dataset_paths(cfg, phases=('train', 'val')
                         if cfg.get('val_dataloader') else ('train', ))
     init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
