@@ -11,13 +11,11 @@ from mmpretrain.structures import DataSample
 from cld_mm.models.losses import nce_loss, nce_normaliser, nonparametric_softmax_loss
 from cld_mm.models.utils import check_bank_indices, init_memory_bank, momentum_bank_rows
 
+from utils import npid_model
+
 
 def tiny_npid(bank_size=16, **kw):
-    return MODELS.build(dict(
-        type='NPID', bank_size=bank_size, feat_dim=8,
-        backbone=dict(type='ResNet_CIFAR', depth=18),
-        neck=dict(type='LinearNeck', in_channels=512, out_channels=8,
-                  gap_dim=2, norm_cfg=None), **kw))
+    return MODELS.build(npid_model(bank_size, feat_dim=8, **kw))
 
 
 def test_nonparametric_softmax_hand_computed():

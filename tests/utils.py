@@ -19,6 +19,37 @@ from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+# the shipped configs most Runner tests shrink
+NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'
+MOCO_CFG = 'configs/moco/moco_resnet18_1xb256-coslr-200e_cifar10.py'
+
+
+def npid_model(bank_size: int, feat_dim: int = 128,
+               norm_cfg: Optional[dict] = None, **kwargs) -> dict:
+    """The tiny NPID model dict of the unit tests: the CIFAR ResNet-18 and a
+    linear projection to ``feat_dim`` (``norm_cfg`` replaces its BN)."""
+    backbone = dict(type='ResNet_CIFAR', depth=18)
+    if norm_cfg is not None:
+        backbone['norm_cfg'] = norm_cfg
+    return dict(type='NPID', bank_size=bank_size, feat_dim=feat_dim,
+                backbone=backbone,
+                neck=dict(type='LinearNeck', in_channels=512,
+                          out_channels=feat_dim, gap_dim=2, norm_cfg=None),
+                **kwargs)
+
+
+def moco_model(queue_len: int = 32, feat_dim: int = 16,
+               momentum: float = 0.01, type: str = 'MoCo', **kwargs) -> dict:
+    """The tiny MoCo v2 model dict of the unit tests (CIFAR ResNet-18, a
+    32-wide MLP neck, temperature 0.2)."""
+    return dict(
+        type=type, queue_len=queue_len, feat_dim=feat_dim, momentum=momentum,
+        backbone=dict(type='ResNet_CIFAR', depth=18),
+        neck=dict(type='MoCoV2Neck', in_channels=512, hid_channels=32,
+                  out_channels=feat_dim, with_avg_pool=True),
+        head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
+                  temperature=0.2), **kwargs)
+
 
 def write_subset(root: str, split: str, per_class: int, name: str) -> str:
     """A class-balanced annotation list of the first ``per_class`` images."""
@@ -73,6 +104,20 @@ def tiny_config(config: str, work_dir: str, root: str, train_ann: str,
     else:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.log_level = 'WARNING'
+    return cfg
+
+
+def t20_config(cifar_t20, work_dir: str, config: str = NPID_CFG,
+               max_iters: int = 2, validate: bool = False,
+               **model_overrides) -> Config:
+    """The 20-image recipe: ``config`` on the ``cifar_t20`` fixture's slice,
+    batch 8 (2 iterations per epoch), 16 px crops, kNN validation on the
+    40 test images when ``validate``."""
+    root, train_ann, test_ann = cifar_t20
+    cfg = tiny_config(config, work_dir, root, train_ann,
+                      test_ann if validate else None, batch_size=8,
+                      max_iters=max_iters, **model_overrides)
+    small_crops(cfg.train_dataloader.dataset.pipeline)
     return cfg
 
 

@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_gather, all_reduce
+from mmengine.dist import all_gather, all_reduce, broadcast
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -36,7 +36,11 @@ class NPID(EvalSelfSupervisor):
     before the step; then the bank rows are updated by view a and then view b
     with ``v <- normalize(m v + (1 - m) f)``. Under distributed training the
     features and indices of every rank are gathered first, so every rank's
-    bank stays identical.
+    bank stays identical; it starts identical because the first training
+    step of a process broadcasts rank 0's bank (the random initial bank of a
+    fresh run differs per rank under ``diff_rank_seed``, and the model
+    wrapper does not broadcast buffers; a resumed bank is already the same
+    on every rank, the broadcast leaves it unchanged).
 
     Args:
         backbone (dict): backbone config (``ResNet_CIFAR`` depth 18 for 32 px).
@@ -89,6 +93,8 @@ class NPID(EvalSelfSupervisor):
         self.eval_level = self._check_eval_level(eval_level)
         self.register_buffer('memory_bank',
                              init_memory_bank(self.bank_size, feat_dim))
+        # rank 0's bank is broadcast at the first step of each process
+        self._bank_synced = False
         # NCE normalisation constant Z, estimated on the first step (-1: unset)
         self.register_buffer('nce_z', torch.tensor(-1.0))
 
@@ -129,6 +135,16 @@ class NPID(EvalSelfSupervisor):
                         float(self.nce_z))
 
     @torch.no_grad()
+    def sync_memory_bank(self) -> None:
+        """Copy rank 0's memory bank to every rank (a no-op in one process).
+
+        Called by :meth:`loss` once per process, before the bank is first
+        read, so every rank trains against the same bank.
+        """
+        broadcast(self.memory_bank, src=0)
+        self._bank_synced = True
+
+    @torch.no_grad()
     def update_memory_bank(self, feats: List[torch.Tensor],
                            indices: torch.Tensor) -> None:
         """Gather from all ranks, then update the rows view by view."""
@@ -159,6 +175,8 @@ class NPID(EvalSelfSupervisor):
             'NPID needs two views per image (MultiView num_views=2)'
         indices = sample_indices(data_samples, inputs[0].device)
         check_bank_indices(indices, self.bank_size)
+        if not self._bank_synced:
+            self.sync_memory_bank()
         # one backbone pass per view, shared by every loss term
         encoded = [self.encode(img) for img in inputs[:2]]
         feats = [F.normalize(neck_out[0], dim=1) for _, neck_out in encoded]

@@ -15,7 +15,10 @@ def init_memory_bank(bank_size: int, feat_dim: int,
 
     Not normalised, as the authors' ``lib/LinearAverage.py``: each entry has
     variance 1/d, so a row's expected squared norm is 1. A row becomes a
-    unit vector at its first update (:func:`momentum_bank_rows`).
+    unit vector at its first update (:func:`momentum_bank_rows`). Drawn from
+    ``generator`` (default: the global generator), so it differs between
+    ranks seeded differently; :class:`cld_mm.models.algorithms.NPID`
+    broadcasts rank 0's bank before its first step.
 
     Returns:
         Tensor: (bank_size, feat_dim).
