@@ -118,8 +118,8 @@ class InMemoryImages:
     pipeline (``LoadImageFromFile`` for folder lists, none for the binary
     releases, whose arrays are the images), and every image is decoded once,
     in dataset order, into a ``(N, C, H, W)`` uint8 array (channels as the
-    loader gives them: BGR for files read with OpenCV, RGB for the CIFAR and
-    STL-10 binaries; the preprocessor's ``to_rgb`` is unchanged). The array
+    loader gives them: BGR for files read with OpenCV and for cld_mm's CIFAR
+    and STL-10 readers; the preprocessor's ``to_rgb`` is unchanged). The array
     and the labels are saved under ``cache_dir`` as
     ``<type>-<key>.npy`` / ``<type>-<key>.labels.npy``, ``key`` =
     :func:`cache_key`; files are written to a temporary name then renamed,

@@ -40,9 +40,12 @@ class DeviceMultiViewPreprocessor(SelfSupDataPreprocessor):
     The parameters of an iteration come from a ``torch.Generator`` on the
     device seeded by ``(seed, rank, iteration, call)``; the iteration is the
     runner's (``MessageHub`` ``'iter'``), so a resumed run draws the same
-    views, and ranks draw independent ones. ``call`` counts calls within one
-    iteration. Outside a runner an internal counter stands for the
-    iteration.
+    views, and ranks draw independent ones. ``seed`` is a buffer (saved in
+    checkpoints, restored on resume); left ``None`` it is drawn from torch's
+    global generator when the model is built, i.e. from the runner's
+    ``randomness`` seed, so runs with different seeds see different views.
+    ``call`` counts calls within one iteration. Outside a runner an internal
+    counter stands for the iteration.
 
     In evaluation (``training=False``) the batch is only normalized, as
     :class:`SelfSupDataPreprocessor` does.
@@ -54,7 +57,8 @@ class DeviceMultiViewPreprocessor(SelfSupDataPreprocessor):
         num_views (int | list[int]): views per group. Defaults to 2.
         views (list[dict], optional): alternatively
             ``[dict(num=2, pipeline=[...]), ...]``.
-        seed (int): base seed. Defaults to 0.
+        seed (int, optional): base seed, or None to draw one from torch's
+            global generator. Defaults to None.
         mean, std, to_rgb, ...: as :class:`SelfSupDataPreprocessor`
             (0-255 scale, in the order after ``to_rgb``).
 
@@ -73,7 +77,7 @@ class DeviceMultiViewPreprocessor(SelfSupDataPreprocessor):
                  view_pipeline: Optional[list] = None,
                  num_views: Union[int, Sequence[int]] = 2,
                  views: Optional[List[dict]] = None,
-                 seed: int = 0,
+                 seed: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if (views is None) == (view_pipeline is None):
@@ -106,9 +110,12 @@ class DeviceMultiViewPreprocessor(SelfSupDataPreprocessor):
                 raise ValueError(f'a number of views must be an int >= 1, '
                                  f'got {num!r}')
             self.view_groups.append((int(num), build_view_pipeline(pipeline)))
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1, )).item())
         if not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f'seed must be an int >= 0, got {seed!r}')
-        self.seed = int(seed)
+        self.register_buffer('seed', torch.tensor(int(seed),
+                                                  dtype=torch.int64))
         self._calls = 0          # iterations seen outside a runner
         self._last_iter = None   # (iteration, calls within it)
 
@@ -132,7 +139,7 @@ class DeviceMultiViewPreprocessor(SelfSupDataPreprocessor):
         """The generator of this call, seeded by (seed, rank, iter, call)."""
         it, call = self._iteration_and_call()
         gen = torch.Generator(device=device)
-        gen.manual_seed(view_seed(self.seed, get_rank(), it, call))
+        gen.manual_seed(view_seed(int(self.seed), get_rank(), it, call))
         return gen
 
     def augment(self, images: Tensor, gen: torch.Generator) -> List[Tensor]:

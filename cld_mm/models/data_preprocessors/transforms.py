@@ -171,13 +171,20 @@ class ColorJitter:
                        _jitter_range(saturation, 'saturation', 1, (0, inf)),
                        _jitter_range(hue, 'hue', 0, (-0.5, 0.5)))
 
-    def __call__(self, img: Tensor, gen: Generator) -> Tensor:
-        n, dev = img.shape[0], img.device
+    def draw(self, gen: Generator, n: int, device=None) -> tuple:
+        """Per-sample parameters: (order (n, 4) int64 on the CPU, a
+        permutation of 0-3 = brightness, contrast, saturation, hue per row;
+        list of 4 factor tensors (n,) or None for a disabled op)."""
+        order = S.random_permutations(gen, n, 4, device).cpu()
+        factors = [None if r is None else S.uniform(gen, n, *r, device)
+                   for r in self.ranges]
+        return order, factors
+
+    def apply(self, img: Tensor, order: Tensor, factors: list) -> Tensor:
+        """Apply the ops of each sample in its order: (N, 3, H, W) BGR."""
+        dev = img.device
         if img.shape[1] != 3:
             raise ValueError(f'ColorJitter needs 3 channels, got {img.shape}')
-        order = S.random_permutations(gen, n, 4, dev).cpu()    # n x 4
-        factors = [None if r is None else S.uniform(gen, n, *r, dev)
-                   for r in self.ranges]
         x = img.flip(1)  # stored BGR -> RGB, as mmcv reads it
         for pos in range(4):
             for k, fn in enumerate(self.OPS):
@@ -188,6 +195,11 @@ class ColorJitter:
                     x = x.index_copy(0, idx, fn(x.index_select(0, idx),
                                                 factors[k][idx].float()))
         return x.flip(1)
+
+    def __call__(self, img: Tensor, gen: Generator) -> Tensor:
+        if img.shape[1] != 3:
+            raise ValueError(f'ColorJitter needs 3 channels, got {img.shape}')
+        return self.apply(img, *self.draw(gen, img.shape[0], img.device))
 
 
 @register
