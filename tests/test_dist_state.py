@@ -22,21 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from dist_utils import run_gloo
+from utils import moco_model, npid_model
 
-MOCO = dict(
-    type='MoCo', queue_len=32, feat_dim=16, momentum=0.01,
-    backbone=dict(type='ResNet_CIFAR', depth=18),
-    neck=dict(type='MoCoV2Neck', in_channels=512, hid_channels=32,
-              out_channels=16, with_avg_pool=True),
-    head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
-              temperature=0.2))
+MOCO = moco_model(queue_len=32, feat_dim=16, momentum=0.01)
 
 
 def npid_cfg(norm):
-    return dict(type='NPID', bank_size=16, feat_dim=16,
-                backbone=dict(type='ResNet_CIFAR', depth=18, norm_cfg=norm),
-                neck=dict(type='LinearNeck', in_channels=512, out_channels=16,
-                          gap_dim=2, norm_cfg=None))
+    return npid_model(16, feat_dim=16, norm_cfg=norm)
 
 
 NORMS = dict(gn=dict(type='GN', num_groups=8), bn=dict(type='BN'))

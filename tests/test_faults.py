@@ -18,10 +18,7 @@ from cld_mm.engine import AtomicLocalBackend, NaNGuardOptimWrapper
 from cld_mm.engine.optim_wrapper import nonfinite_terms
 from cld_mm.models.algorithms import NPID
 
-from conftest import write_subset
-from utils import REPO, tiny_config
-
-NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'
+from utils import NPID_CFG, REPO, t20_config
 
 
 @MODELS.register_module(force=True)
@@ -74,13 +71,9 @@ def test_guard_skips_the_whole_step():
     assert not torch.equal(lin.weight, params[0])  # training goes on
 
 
-def _nan_config(work_dir, cifar_slice, policy, guard=True):
-    root, _, _ = cifar_slice
-    ann = write_subset(root, 'train', 2, 'train_t20')
-    cfg = tiny_config(NPID_CFG, work_dir, root, ann, batch_size=8,
-                      max_iters=5)  # 2 epochs of 2 iterations
-    cfg.model.update(type='NaNProbeNPID', nan_at=3)
-    cfg.train_dataloader.dataset.pipeline[1].transforms[0][0].scale = 16
+def _nan_config(work_dir, cifar_t20, policy, guard=True):
+    cfg = t20_config(cifar_t20, work_dir, max_iters=5,  # 2 epochs of 2 iters
+                     type='NaNProbeNPID', nan_at=3)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.default_hooks.nonfinite_loss = dict(type='NonFiniteLossHook',
                                             policy=policy)
@@ -98,9 +91,9 @@ class _Records(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def test_nan_loss_stop_names_iteration_and_term(tmp_path, cifar_slice):
+def test_nan_loss_stop_names_iteration_and_term(tmp_path, cifar_t20):
     work = str(tmp_path)
-    runner = Runner.from_cfg(_nan_config(work, cifar_slice, 'stop'))
+    runner = Runner.from_cfg(_nan_config(work, cifar_t20, 'stop'))
     with pytest.raises(FloatingPointError,
                        match=r'iteration 3 \(epoch 2\): loss_probe=nan'):
         runner.train()
@@ -111,9 +104,9 @@ def test_nan_loss_stop_names_iteration_and_term(tmp_path, cifar_slice):
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values())
 
 
-def test_nan_loss_skip_continues_with_finite_weights(tmp_path, cifar_slice):
+def test_nan_loss_skip_continues_with_finite_weights(tmp_path, cifar_t20):
     work = str(tmp_path)
-    runner = Runner.from_cfg(_nan_config(work, cifar_slice, 'skip'))
+    runner = Runner.from_cfg(_nan_config(work, cifar_t20, 'skip'))
     records = _Records()
     runner.logger.addHandler(records)
     try:
@@ -128,8 +121,8 @@ def test_nan_loss_skip_continues_with_finite_weights(tmp_path, cifar_slice):
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values())
 
 
-def test_skip_policy_needs_the_guard_wrapper(tmp_path, cifar_slice):
-    runner = Runner.from_cfg(_nan_config(str(tmp_path), cifar_slice, 'skip',
+def test_skip_policy_needs_the_guard_wrapper(tmp_path, cifar_t20):
+    runner = Runner.from_cfg(_nan_config(str(tmp_path), cifar_t20, 'skip',
                                          guard=False))
     assert type(runner.optim_wrapper) is OptimWrapper or isinstance(
         runner.optim_wrapper, dict)

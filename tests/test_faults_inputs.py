@@ -1,11 +1,11 @@
 """Bad inputs: each fails early with an error naming the problem, and no good
 checkpoint in the work dir is touched."""
-import argparse
 import hashlib
 import os
 import os.path as osp
 import runpy
 import shutil
+import sys
 
 import pytest
 import torch
@@ -16,10 +16,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from cld_mm.engine.config_checks import apply_global_batch_size, check_dataset_paths
 from cld_mm.engine.data_checks import check_train_dataset
 
-from conftest import write_subset
-from utils import REPO, tiny_config
-
-NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'
+from utils import NPID_CFG, REPO, moco_model, npid_model, t20_config
 TRAIN = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
 
 
@@ -32,28 +29,19 @@ def _digest(folder):
 def _npid_checkpoint(path, bank_size, algorithm='NPID'):
     """A real NPID checkpoint in mmengine's layout (state_dict + meta)."""
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='NPID', bank_size=bank_size,
-        backbone=dict(type='ResNet_CIFAR', depth=18),
-        neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
-                  gap_dim=2, norm_cfg=None)))
+    model = MODELS.build(npid_model(bank_size))
     torch.save(dict(meta=dict(algorithm=algorithm, epoch=1, iter=2),
                     state_dict=model.state_dict()), path)
 
 
-def _config(work_dir, cifar_slice, **kw):
-    root, _, _ = cifar_slice
-    ann = kw.pop('ann', None) or write_subset(root, 'train', 2, 'train_t20')
-    cfg = tiny_config(NPID_CFG, work_dir, root, ann, batch_size=8,
-                      max_iters=2, **kw)
-    cfg.train_dataloader.dataset.pipeline[1].transforms[0][0].scale = 16
-    return cfg
+def _config(work_dir, cifar_t20, **kw):
+    return t20_config(cifar_t20, work_dir, **kw)
 
 
-def test_empty_annotation_file(tmp_path, cifar_slice):
+def test_empty_annotation_file(tmp_path, cifar_t20):
     empty = tmp_path / 'empty.txt'
     empty.write_text('\n')
-    cfg = _config(str(tmp_path), cifar_slice)
+    cfg = _config(str(tmp_path), cifar_t20)
     cfg.train_dataloader.dataset.ann_file = str(empty)
     with pytest.raises(ValueError, match=f'annotation file {empty} is empty'):
         check_dataset_paths(cfg, phases=('train', ))
@@ -69,10 +57,10 @@ def test_dataset_smaller_than_a_global_batch(cifar_slice):
         check_train_dataset(ds, batch_size=64, drop_last=True, world_size=2)
 
 
-def _broken_copy(tmp_path, root, damage):
-    """20 real images copied to tmp_path; the third one damaged."""
-    src = [line.split()[0] for line in
-           open(osp.join(root, write_subset(root, 'train', 2, 'train_t20')))]
+def _broken_copy(tmp_path, cifar_t20, damage):
+    """The 20 real images copied to tmp_path; the third one damaged."""
+    root, ann, _ = cifar_t20
+    src = [line.split()[0] for line in open(osp.join(root, ann))]
     lines = []
     for i, rel in enumerate(src):
         dst = tmp_path / f'{i:02d}.jpg'
@@ -85,20 +73,20 @@ def _broken_copy(tmp_path, root, damage):
     return str(bad)
 
 
-def test_empty_image_file(tmp_path, cifar_slice):
-    bad = _broken_copy(tmp_path, cifar_slice[0], 'empty')
+def test_empty_image_file(tmp_path, cifar_t20):
+    bad = _broken_copy(tmp_path, cifar_t20, 'empty')
     ds = DATASETS.build(dict(type='CustomDataset', data_root=str(tmp_path),
                              ann_file='ann.txt', pipeline=[]))
     with pytest.raises(ValueError, match=f'empty .*truncated.*{bad}'):
         check_train_dataset(ds, batch_size=4, drop_last=True)
 
 
-def test_truncated_image_in_a_real_run(tmp_path, cifar_slice):
+def test_truncated_image_in_a_real_run(tmp_path, cifar_t20):
     data = tmp_path / 'data'
     data.mkdir()
-    bad = _broken_copy(data, cifar_slice[0], 'truncated')
+    bad = _broken_copy(data, cifar_t20, 'truncated')
     work = tmp_path / 'work'
-    cfg = _config(str(work), cifar_slice)
+    cfg = _config(str(work), cifar_t20)
     cfg.train_dataloader.dataset.update(data_root=str(data),
                                         ann_file='ann.txt')
     cfg.train_dataloader.sampler.shuffle = False
@@ -107,32 +95,28 @@ def test_truncated_image_in_a_real_run(tmp_path, cifar_slice):
     assert not osp.exists(work) or _digest(str(work)) == {}
 
 
-def test_missing_checkpoint(tmp_path, cifar_slice):
-    args = argparse.Namespace(
-        config=NPID_CFG, no_validate=False, launcher='none', work_dir=None,
-        amp=False, resume=str(tmp_path / 'nope.pth'), auto_scale_lr=False,
-        cfg_options=None)
+def _train_args(monkeypatch, *argv):
+    """tools/train.py's parsed command line for NPID_CFG and ``argv``."""
+    monkeypatch.setattr(sys, 'argv', ['train.py', NPID_CFG, *argv])
+    return TRAIN['parse_args']()
+
+
+def test_missing_checkpoint(tmp_path, cifar_t20, monkeypatch):
+    args = _train_args(monkeypatch, '--resume', str(tmp_path / 'nope.pth'))
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         TRAIN['merge_args'](Config.fromfile(osp.join(REPO, NPID_CFG)), args)
-    cfg = _config(str(tmp_path), cifar_slice)
+    cfg = _config(str(tmp_path), cifar_t20)
     cfg.load_from = str(tmp_path / 'nope.pth')
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         Runner.from_cfg(cfg).train()
 
 
-def test_checkpoint_of_another_algorithm(tmp_path, cifar_slice):
+def test_checkpoint_of_another_algorithm(tmp_path, cifar_t20):
     ckpt = str(tmp_path / 'epoch_1.pth')
     _npid_checkpoint(ckpt, bank_size=20)
     before = _digest(str(tmp_path))
-    cfg = _config(str(tmp_path), cifar_slice)
-    cfg.model = dict(
-        type='MoCo', queue_len=32, feat_dim=16,
-        data_preprocessor=cfg.model.data_preprocessor,
-        backbone=dict(type='ResNet_CIFAR', depth=18),
-        neck=dict(type='MoCoV2Neck', in_channels=512, hid_channels=32,
-                  out_channels=16, with_avg_pool=True),
-        head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
-                  temperature=0.2))
+    cfg = _config(str(tmp_path), cifar_t20)
+    cfg.model = moco_model(data_preprocessor=cfg.model.data_preprocessor)
     cfg.resume, cfg.load_from = True, ckpt
     with pytest.raises(ValueError, match='written by NPID, cannot resume a '
                        'MoCo'):
@@ -141,11 +125,11 @@ def test_checkpoint_of_another_algorithm(tmp_path, cifar_slice):
 
 
 @pytest.mark.parametrize('resume', [False, True])
-def test_checkpoint_of_another_bank_size(tmp_path, cifar_slice, resume):
+def test_checkpoint_of_another_bank_size(tmp_path, cifar_t20, resume):
     ckpt = str(tmp_path / 'epoch_1.pth')
     _npid_checkpoint(ckpt, bank_size=40)
     before = _digest(str(tmp_path))
-    cfg = _config(str(tmp_path), cifar_slice)  # bank_size 20
+    cfg = _config(str(tmp_path), cifar_t20)  # bank_size 20
     cfg.resume, cfg.load_from = resume, ckpt
     with pytest.raises(ValueError, match=r'memory_bank: checkpoint \(40, 128\)'
                        r' vs model \(20, 128\) \(another bank_size'):
@@ -162,9 +146,7 @@ def test_global_batch_not_divisible(monkeypatch):
                        r'divisible by the number of processes \(3\)'):
         apply_global_batch_size(cfg, 3)
     monkeypatch.setenv('WORLD_SIZE', '3')  # as torchrun sets it
-    args = argparse.Namespace(
-        config=NPID_CFG, no_validate=False, launcher='pytorch', work_dir=None,
-        amp=False, resume=None, auto_scale_lr=False,
-        cfg_options={'global_batch_size': 16})
+    args = _train_args(monkeypatch, '--launcher', 'pytorch',
+                       '--cfg-options', 'global_batch_size=16')
     with pytest.raises(ValueError, match='not divisible'):
         TRAIN['merge_args'](Config.fromfile(osp.join(REPO, NPID_CFG)), args)
