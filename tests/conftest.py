@@ -49,3 +49,13 @@ def cifar_t20(cifar_slice):
     recipe (2 iterations per epoch at batch 8, see tests/utils.py)."""
     root, _, test_ann = cifar_slice
     return root, write_subset(root, 'train', 2, 'train_t20'), test_ann
+
+
+@pytest.fixture(scope='session')
+def backbone_ckpts(tmp_path_factory, cifar_slice):
+    """{'r50': (raw, extracted), 'cifar': (raw, extracted)}: backbones of
+    2-iteration NPID runs, for the transfer tests (tests/transfer_utils.py)."""
+    from transfer_utils import pretrain_backbone
+    out = str(tmp_path_factory.getbasetemp() / 'transfer_pretrain')
+    return dict(r50=pretrain_backbone(out, cifar_slice, True),
+                cifar=pretrain_backbone(out, cifar_slice, False))

@@ -3,7 +3,6 @@ import os.path as osp
 import runpy
 
 import pytest
-import test_transfer_models as shared
 import torch
 import torchvision
 from mmengine.registry import DefaultScope
@@ -16,10 +15,9 @@ from cld_mm.models.utils.checkpoint_convert import (
     unwrap_state_dict,
 )
 
+from transfer_utils import config_scope  # noqa: F401  (autouse fixture)
 from utils import REPO
 
-backbone_ckpts = shared.backbone_ckpts  # fixtures shared with that module
-config_scope = shared.config_scope
 TOOLS = osp.join(REPO, 'tools', 'model_converters')
 
 

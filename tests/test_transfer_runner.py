@@ -2,14 +2,13 @@
 import os.path as osp
 
 import pytest
-import test_transfer_models as shared
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-backbone_ckpts = shared.backbone_ckpts  # fixtures shared with that module
-config_scope = shared.config_scope
-CIFAR10 = osp.join(shared.BENCH, 'classification', 'cifar',
+from transfer_utils import BENCH, config_scope  # noqa: F401  (autouse)
+
+CIFAR10 = osp.join(BENCH, 'classification', 'cifar',
                    'resnet18-cifar_1xb256-linear-steplr-100e_cifar10.py')
 
 
