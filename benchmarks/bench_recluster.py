@@ -1,18 +1,32 @@
-"""SMoG's re-clustering: cld_mm's ``kmeans`` vs faiss-cpu k-means.
+"""SMoG's re-clustering: cld_mm's two k-means paths vs faiss-cpu's k-means.
 
     python benchmarks/bench_recluster.py [--n 100000] [--dim 128] [--k 3000]
         [--iters 10] [--threads 2] [--warmup 1] [--reps 3] [--device cpu]
-        [--json OUT.json]
+        [--small] [--json OUT.json]
 
-Both cluster the same unit features (``n`` rows drawn around ``k`` random
-directions, so the clustering has structure to find) into ``k`` groups with
-spherical k-means, the same number of Lloyd iterations and a random-rows
-initialisation. Prints the median seconds of each, the ratio
-(ours / faiss), and a quality figure for each: the mean cosine between a row
-and its nearest returned centroid (higher is better).
+All three cluster the same unit features (``n`` rows drawn around ``k``
+random directions, so the clustering has structure to find) into ``k``
+groups with spherical k-means, the same number of Lloyd iterations and a
+random-rows initialisation:
+
+* ``faiss path``: :func:`cld_mm.models.utils.kmeans_faiss.
+  spherical_kmeans_recluster` (faiss's exhaustive search for the
+  assignment, the torch update; SMoG's path for CPU features);
+* ``torch path``: :func:`cld_mm.models.utils.kmeans.kmeans` (SMoG's path for
+  GPU features and the fallback);
+* ``faiss.Kmeans`` (no sub-sampling), the yardstick.
+
+Prints the median seconds of each (the three alternate within every
+repetition, so a busy machine slows them alike), the ratios to
+``faiss.Kmeans``, the largest centroid difference between the two cld_mm
+paths (same seed: they compute the same centroids), and a quality figure for
+each: the mean cosine between a row and its nearest returned centroid
+(higher is better). ``--small``: 4,000 x 32 into 100 groups.
 """
 import argparse
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +35,7 @@ from common import (
     add_common_arguments,
     apply_threads,
     device_name,
-    time_call,
+    sync,
     write_json,
 )
 
@@ -50,6 +64,7 @@ def run(n=100000, dim=128, k=3000, iters=10, warmup=1, reps=3,
     import faiss
 
     from cld_mm.models.utils.kmeans import kmeans
+    from cld_mm.models.utils.kmeans_faiss import spherical_kmeans_recluster
     x = synthetic_features(n, dim, k, seed).to(device)
     x_np = x.cpu().numpy()
     if threads is not None:
@@ -57,26 +72,50 @@ def run(n=100000, dim=128, k=3000, iters=10, warmup=1, reps=3,
 
     out = {}
 
-    def ours():
+    def faiss_path():
         gen = torch.Generator().manual_seed(seed)
-        out['ours'] = kmeans(x, k, num_iters=iters, spherical=True,
-                             init='random', generator=gen)[1]
+        out['faiss_path'] = spherical_kmeans_recluster(
+            x, k, iters, generator=gen,
+            backend='faiss' if x.device.type == 'cpu' else 'torch')
 
-    def theirs():
+    def torch_path():
+        gen = torch.Generator().manual_seed(seed)
+        out['torch_path'] = kmeans(x, k, num_iters=iters, spherical=True,
+                                   init='random', generator=gen)[1]
+
+    def faiss_kmeans():
         km = faiss.Kmeans(dim, k, niter=iters, spherical=True, seed=seed,
                           verbose=False, max_points_per_centroid=n)
         km.train(x_np)
-        out['faiss'] = torch.from_numpy(km.centroids).to(device)
+        out['faiss_kmeans'] = torch.from_numpy(km.centroids).to(device)
 
-    t_ours = time_call(ours, warmup, reps, device)
-    t_faiss = time_call(theirs, warmup, reps, 'cpu')
-    return dict(
-        n=n, dim=dim, k=k, iters=iters, device=device_name(device),
-        faiss_threads=faiss.omp_get_max_threads(),
-        ours_s=t_ours, faiss_s=t_faiss,
-        ratio_ours_over_faiss=t_ours['median'] / t_faiss['median'],
-        ours_mean_cosine=mean_cosine(x, out['ours']),
-        faiss_mean_cosine=mean_cosine(x, out['faiss']))
+    fns = dict(faiss_path=faiss_path, torch_path=torch_path,
+               faiss_kmeans=faiss_kmeans)
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(reps):                 # alternate: same machine load
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+    res = dict(n=n, dim=dim, k=k, iters=iters, device=device_name(device),
+               faiss_threads=faiss.omp_get_max_threads(), reps=reps)
+    for name, ts in times.items():
+        res[f'{name}_s'] = dict(median=statistics.median(ts), min=min(ts),
+                                max=max(ts), all=ts)
+        res[f'{name}_mean_cosine'] = mean_cosine(x, out[name])
+    ref = res['faiss_kmeans_s']['median']
+    res['ratio_faiss_path_over_faiss_kmeans'] = \
+        res['faiss_path_s']['median'] / ref
+    res['ratio_torch_path_over_faiss_kmeans'] = \
+        res['torch_path_s']['median'] / ref
+    res['paths_max_abs_diff'] = float(
+        (out['faiss_path'].float() - out['torch_path'].float()).abs().max())
+    return res
 
 
 def main(argv=None) -> dict:
@@ -85,21 +124,31 @@ def main(argv=None) -> dict:
     parser.add_argument('--dim', type=int, default=128)
     parser.add_argument('--k', type=int, default=3000)
     parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--small', action='store_true',
+                        help='4,000 x 32 into 100 groups, 5 iterations')
     add_common_arguments(parser)
     parser.set_defaults(warmup=1, reps=3)
     args = parser.parse_args(argv)
+    if args.small:
+        args.n, args.dim, args.k, args.iters = 4000, 32, 100, 5
     apply_threads(args.threads)
     res = run(args.n, args.dim, args.k, args.iters, args.warmup, args.reps,
               args.device, args.threads)
     print(f"re-clustering {res['n']} x {res['dim']} -> {res['k']} groups, "
-          f"{res['iters']} iterations, on {res['device']}")
-    print(f"  cld_mm kmeans: {res['ours_s']['median']:.2f} s "
-          f"(min {res['ours_s']['min']:.2f}), mean cosine "
-          f"{res['ours_mean_cosine']:.4f}")
-    print(f"  faiss-cpu    : {res['faiss_s']['median']:.2f} s "
-          f"(min {res['faiss_s']['min']:.2f}, {res['faiss_threads']} "
-          f"threads), mean cosine {res['faiss_mean_cosine']:.4f}")
-    print(f"  ratio ours / faiss: {res['ratio_ours_over_faiss']:.2f}")
+          f"{res['iters']} iterations, on {res['device']}, faiss "
+          f"{res['faiss_threads']} threads; median (min-max) of {res['reps']}")
+    for name, label in (('faiss_path', 'cld_mm faiss path'),
+                        ('torch_path', 'cld_mm torch path'),
+                        ('faiss_kmeans', 'faiss.Kmeans     ')):
+        t = res[f'{name}_s']
+        print(f"  {label}: {t['median']:.2f} s ({t['min']:.2f}-"
+              f"{t['max']:.2f}), mean cosine {res[f'{name}_mean_cosine']:.4f}")
+    print(f"  ratio faiss path / faiss.Kmeans: "
+          f"{res['ratio_faiss_path_over_faiss_kmeans']:.2f}")
+    print(f"  ratio torch path / faiss.Kmeans: "
+          f"{res['ratio_torch_path_over_faiss_kmeans']:.2f}")
+    print(f"  max |faiss path - torch path| centroid entry: "
+          f"{res['paths_max_abs_diff']:.1e}")
     if args.json:
         write_json(args.json, res)
     return res

@@ -8,9 +8,13 @@ to its most similar centroid (cosine), sets each centroid to the normalized
 sum of its rows and re-seeds every empty cluster with a uniformly drawn row
 (from ``generator``). For a CPU tensor with faiss installed, the assignment
 step (the whole cost: an (N, K) inner-product search) is faiss's
-``IndexFlatIP`` search (blocked BLAS with a fused arg-max); the update stays
-in torch, so both paths draw the same random numbers and, up to ties between
-equally similar centroids, return the same centroids. Other devices (and CPU
+``IndexFlatIP`` search (blocked BLAS with a fused top-2), and from the second
+iteration on only the rows whose nearest centroid may have changed are
+searched: a bound from the centroids' moves (as in Hamerly's exact k-means
+acceleration) proves the others' assignment unchanged. The assignment is
+exact, not approximate; the update stays in torch, so both paths draw the
+same random numbers and, up to ties between equally similar centroids,
+return the same centroids. Other devices (and CPU
 without faiss) use the torch :func:`~cld_mm.models.utils.kmeans.kmeans`.
 
 faiss's own ``faiss.Kmeans`` is not used: its initialisation, its empty
@@ -34,12 +38,69 @@ def faiss_available() -> bool:
     return faiss is not None
 
 
-def _faiss_assign(x_np, centroids: torch.Tensor) -> torch.Tensor:
-    """(N,) index of the highest inner product centroid of every row."""
+def _faiss_top2(x_np, centroids: torch.Tensor):
+    """(N,) best centroid of every row, (N,) its similarity and (N,) the
+    second-best similarity (inner products; -inf when K = 1)."""
     index = faiss.IndexFlatIP(centroids.shape[1])
     index.add(centroids.contiguous().numpy())
-    _, nearest = index.search(x_np, 1)
-    return torch.from_numpy(nearest[:, 0]).long()
+    k = min(2, centroids.shape[0])
+    sims, nearest = index.search(x_np, k)
+    sims = torch.from_numpy(sims)
+    second = sims[:, 1] if k == 2 else torch.full_like(sims[:, 0],
+                                                       -float('inf'))
+    return torch.from_numpy(nearest[:, 0]).long(), sims[:, 0], second
+
+
+def _assign(x: torch.Tensor, x_np, centroids: torch.Tensor, state: dict,
+            movers: int = 64) -> torch.Tensor:
+    """Nearest centroid of every row, searching only the rows whose
+    assignment the last centroid moves could have changed.
+
+    ``state`` holds the last assignment (``labels``), an upper bound of every
+    row's similarity to any other centroid (``second``) and the centroids it
+    was computed for (``centroids``). A centroid that moved by d changes a
+    unit row's similarity to it by at most d. The ``movers`` centroids that
+    moved most (re-seeded ones among them) are compared with every row
+    exactly (an (N, movers) product); for the others the bound
+    ``second + max d`` holds. A row keeps its centroid when its similarity
+    to it exceeds both by a margin; the other rows are searched by faiss.
+    The result is the full search's (exact, not approximate) up to float
+    rounding, hence the margin (cf. Hamerly's and Yinyang k-means).
+    """
+    if not state:
+        labels, _, second = _faiss_top2(x_np, centroids)
+        state.update(labels=labels, second=second, centroids=centroids)
+        return labels
+    labels, prev = state['labels'], state['centroids']
+    k = centroids.shape[0]
+    move = (centroids - prev).norm(dim=1)
+    own = (x * centroids[labels]).sum(1)
+    m = min(movers, k - 1)
+    if m > 0:
+        big = move.topk(m).indices
+        rest = torch.ones(k, dtype=torch.bool)
+        rest[big] = False
+        # exact similarities to the big movers: Nxm (own centroid masked)
+        sims = x @ centroids[big].t()
+        sims[labels[:, None] == big[None, :]] = -float('inf')
+        bound = sims.max(1).values
+        rest_move = move[rest]
+        top, arg = rest_move.topk(min(2, rest_move.numel()))
+        rest_idx = rest.nonzero().flatten()
+        # the largest move of a non-mover other than the row's own centroid
+        other = torch.where(labels == rest_idx[arg[0]], top[-1], top[0])
+        bound = torch.maximum(bound, state['second'] + other)
+    else:
+        bound = state['second'] + move.max()
+    stale = (own <= bound + 1e-5).nonzero().flatten()
+    labels, second = labels.clone(), bound
+    if stale.numel():
+        new_labels, _, new_second = _faiss_top2(
+            x_np[stale.numpy()], centroids)
+        labels[stale] = new_labels
+        second[stale] = new_second
+    state.update(labels=labels, second=second, centroids=centroids)
+    return labels
 
 
 @torch.no_grad()
@@ -81,8 +142,9 @@ def spherical_kmeans_recluster(x: torch.Tensor, num_clusters: int,
     x = F.normalize(x.float(), dim=1).contiguous()
     x_np = x.numpy()
     centroids = _initial_centroids(x, k, 'random', generator, True)
+    state = {}
     for _ in range(int(num_iters)):
-        labels = _faiss_assign(x_np, centroids)
+        labels = _assign(x, x_np, centroids, state)
         # sums: KxD, counts: K
         sums = x.new_zeros(k, x.shape[1]).index_add_(0, labels, x)
         empty = (torch.bincount(labels, minlength=k) == 0).nonzero().flatten()
