@@ -58,7 +58,8 @@ def test_folder_decoded_once_with_opencv_pixels(tmp_path, cifar_slice):
 def test_second_build_reads_the_cache_and_the_key_follows_the_list(
         tmp_path, cifar_slice):
     root, train_ann, _ = cifar_slice
-    first = InMemoryImages(folder_cfg(root, train_ann), cache_dir=str(tmp_path))
+    first = InMemoryImages(folder_cfg(root, train_ann),
+                           cache_dir=str(tmp_path))
     img_path, _ = first.paths
     # mark the cached array: a second build that decoded again would not
     # see the mark

@@ -42,7 +42,7 @@ def _innermost(cfg: dict) -> dict:
 
 
 def loading_transforms(pipeline) -> list:
-    """The decoding steps of a pipeline (``Load*`` transforms), nothing else."""
+    """The decoding steps (``Load*`` transforms) of a pipeline, only."""
     return [copy.deepcopy(t) for t in (pipeline or ())
             if str(t.get('type', '')).split('.')[-1].startswith('Load')]
 
@@ -87,7 +87,8 @@ def cache_key(dataset_cfg: dict) -> str:
         root = n.pop('data_root', None)
         ann = n.get('ann_file')
         if ann:
-            path = ann if osp.isabs(ann) or root is None else osp.join(root, ann)
+            path = ann if osp.isabs(ann) or root is None \
+                else osp.join(root, ann)
             if not osp.exists(path):
                 raise FileNotFoundError(f'annotation list not found: {path}')
             n['ann_file'] = 'sha1:' + _sha1_file(path)

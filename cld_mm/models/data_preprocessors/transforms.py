@@ -29,7 +29,8 @@ def register(cls: type) -> type:
 def build_view_transform(cfg: dict) -> Callable:
     """Build one transform from a pipeline entry ``dict(type=..., ...)``."""
     if not isinstance(cfg, dict) or 'type' not in cfg:
-        raise TypeError(f'a view transform is a dict with a "type", got {cfg!r}')
+        raise TypeError('a view transform is a dict with a "type", '
+                        f'got {cfg!r}')
     cfg = dict(cfg)
     name = str(cfg.pop('type')).split('.')[-1]
     if name not in VIEW_TRANSFORMS:
@@ -308,7 +309,8 @@ class RandomErasing:
 
     def __init__(self, erase_prob: float = 0.5, min_area_ratio: float = 0.02,
                  max_area_ratio: float = 0.4,
-                 aspect_range: Union[float, Sequence[float]] = (3 / 10, 10 / 3),
+                 aspect_range: Union[float, Sequence[float]] = (3 / 10,
+                                                                10 / 3),
                  mode: str = 'const', fill_color=(128, 128, 128),
                  fill_std=None) -> None:
         self.prob = _check_prob(erase_prob, 'erase_prob')
