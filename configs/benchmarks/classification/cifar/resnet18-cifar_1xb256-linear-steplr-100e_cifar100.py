@@ -1,27 +1,25 @@
 # Linear evaluation on CIFAR-100 of a CIFAR ResNet-18, same protocol as the
-# CIFAR-10 config; data through mmpretrain's CIFAR100 class (the python
-# batches in data/cifar100/cifar-100-python/, downloaded if absent).
+# CIFAR-10 config. Data: the python release in
+# data/cifar100/cifar-100-python/ (never downloaded), read by cld_mm's
+# CIFAR100Python in BGR like the CIFAR-100 pre-training configs, with their
+# input normalization (CIFAR-10's mean/std, as the authors' CIFAR-100 runs):
+# the frozen backbone sees the inputs it was trained on.
 # Pre-trained weights: --cfg-options model.init_cfg.checkpoint=PATH
-_base_ = [
-    'mmpretrain::_base_/models/resnet18_cifar.py',
-    'mmpretrain::_base_/datasets/cifar100_bs16.py',
-    'mmpretrain::_base_/schedules/imagenet_sgd_steplr_100e.py',
-    'mmpretrain::_base_/default_runtime.py',
+_base_ = './resnet18-cifar_1xb256-linear-steplr-100e_cifar10.py'
+
+data_root = 'data/cifar100/'
+model = dict(head=dict(num_classes=100))
+data_preprocessor = dict(num_classes=100)
+train_pipeline = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
 ]
-custom_imports = dict(imports=['cld_mm'], allow_failed_imports=False)
-
-model = dict(
-    init_cfg=dict(type='PretrainedBackbone', checkpoint=''),
-    backbone=dict(frozen_stages=4),
-    head=dict(num_classes=100))
-train_dataloader = dict(batch_size=256, num_workers=4)
-val_dataloader = dict(batch_size=256, num_workers=4)
+test_pipeline = [dict(type='PackInputs')]
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='CIFAR100Python', data_root=data_root,
+    split='train', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type='CIFAR100Python', data_root=data_root, split='test',
+    pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=5)
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
