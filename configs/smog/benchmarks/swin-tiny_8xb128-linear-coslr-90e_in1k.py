@@ -1,16 +1,16 @@
 # Linear evaluation of a SMoG Swin-T: all four stages frozen (norm layers in
 # eval mode), global average pooling, one linear layer; SGD lr 12 (as
-# mmpretrain's MoCo v3 ViT linear protocol), 90 epochs, batch 1024. Pass the
-# pre-training checkpoint with
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/.../epoch_400.pth
+# mmpretrain's MoCo v3 ViT linear protocol), 90 epochs, batch 1024. The
+# pre-trained weights, as in every cld_mm evaluation config:
+#   --cfg-options model.init_cfg.checkpoint=work_dirs/.../epoch_400.pth
 _base_ = 'mmpretrain::mocov3/benchmarks/vit-small-p16_8xb128-linear-coslr-90e_in1k.py'
+custom_imports = dict(imports=['cld_mm'], allow_failed_imports=False)
 
 model = dict(
+    init_cfg=dict(type='PretrainedBackbone', checkpoint=''),
     backbone=dict(_delete_=True, type='SwinTransformer', arch='tiny',
                   img_size=224, out_indices=(3, ), frozen_stages=4,
-                  norm_eval=True,
-                  init_cfg=dict(type='Pretrained', checkpoint='',
-                                prefix='backbone.')),
+                  norm_eval=True),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(_delete_=True, type='LinearClsHead', num_classes=1000,
               in_channels=768,
