@@ -2,12 +2,17 @@
 
 For each query, the k most cosine-similar memory (training) features vote for
 their labels with weight ``exp(sim / T)``; classes are ranked by total vote.
+Scores are computed in float32 at least, with autocast disabled, whatever
+precision the features were extracted in (bfloat16 similarities would round
+the neighbours' order and ``exp(sim / T)`` to 8 bits).
 """
 from typing import List, Optional, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
+
+from ..models.utils.kmeans import as_float32, full_precision
 
 
 def weighted_knn_scores(query: torch.Tensor, memory: torch.Tensor,
@@ -26,11 +31,22 @@ def weighted_knn_scores(query: torch.Tensor, memory: torch.Tensor,
         chunk_size (int): queries scored at once (bounds memory).
 
     Returns:
-        Tensor: (Q, C) summed vote weights.
+        Tensor: (Q, C) summed vote weights, float32 (float64 for float64
+        inputs).
     """
     if query.shape[1] != memory.shape[1]:
         raise ValueError(f'query dim {query.shape[1]} != memory dim '
                          f'{memory.shape[1]}')
+    query = as_float32(query)
+    memory = as_float32(memory).to(query.dtype)
+    with full_precision(query.device):
+        return _knn_votes(query, memory, memory_labels, num_classes, k,
+                          temperature, chunk_size)
+
+
+def _knn_votes(query: torch.Tensor, memory: torch.Tensor,
+               memory_labels: torch.Tensor, num_classes: int, k: int,
+               temperature: float, chunk_size: int) -> torch.Tensor:
     k = min(k, memory.shape[0])
     out = []
     for q in query.split(chunk_size):

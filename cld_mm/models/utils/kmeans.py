@@ -8,7 +8,12 @@
   rows into 3,000 groups), as SMoG's periodic re-clustering needs.
 
 Both are pure functions: tensors in, tensors out, on the input's device.
+Both compute in float32 at least, with autocast disabled: under mixed
+precision (``torch.autocast`` to float16/bfloat16) the distances and the
+cluster sums would otherwise be rounded to 8-11 bits, enough to move rows
+between nearby clusters. Their outputs are cast back to the input's dtype.
 """
+import contextlib
 import math
 import warnings
 from typing import Optional, Tuple
@@ -20,6 +25,23 @@ INITS = ('first', 'random', 'kmeans++')
 
 # batch_kmeans warns once per process when K > N (set False to warn again)
 _warned_more_clusters_than_rows = False
+
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def full_precision(device: torch.device):
+    """A context with autocast disabled on ``device`` (k-means, kNN)."""
+    try:
+        return torch.autocast(device.type, enabled=False)
+    except RuntimeError:  # a device type autocast does not know
+        return contextlib.nullcontext()
+
+
+def as_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 if it is float16/bfloat16, else unchanged (float64
+    stays float64). Differentiable."""
+    return x.float() if x.dtype in _HALF else x
 
 
 def _check_inputs(x: torch.Tensor, num_clusters: int, num_iters: int,
@@ -111,7 +133,10 @@ def assign_nearest(x: torch.Tensor, centroids: torch.Tensor,
     Returns:
         Tensor: (N,) long labels in [0, K).
     """
-    with torch.no_grad():
+    with torch.no_grad(), full_precision(x.device):
+        x, centroids = as_float32(x), as_float32(centroids)
+        if centroids.dtype != x.dtype:
+            centroids = centroids.to(x.dtype)
         # scores: NxK
         scores = x @ centroids.t()
         if not spherical:
@@ -173,7 +198,9 @@ def batch_kmeans(x: torch.Tensor, num_clusters: int, num_iters: int = 5,
             inits. Defaults to None (the global RNG).
 
     Returns:
-        tuple[Tensor, Tensor]: labels (N,) long and centroids (K, D).
+        tuple[Tensor, Tensor]: labels (N,) long and centroids (K, D) in
+        ``x``'s dtype (computed in float32 with autocast disabled when ``x``
+        is float16/bfloat16 or autocast is on).
 
     Examples:
         >>> x = torch.tensor([[1., 0.], [0.9, 0.1], [0., 1.]])
@@ -192,14 +219,17 @@ def batch_kmeans(x: torch.Tensor, num_clusters: int, num_iters: int = 5,
             f'{num_clusters - x.shape[0]} centroids are zero (the CLD '
             'authors\' per-GPU behaviour; consider global-batch clustering '
             'or a smaller K). Logged once.', stacklevel=2)
-    centroids = _initial_centroids(x.detach(), num_clusters, init, generator,
-                                   spherical)
-    for _ in range(int(num_iters)):
-        labels = assign_nearest(x.detach(), centroids.detach(), spherical)
-        centroids = cluster_means(x, labels, num_clusters)
-        if spherical:
-            centroids = F.normalize(centroids, dim=1)
-    return labels, centroids
+    out_dtype = x.dtype
+    with full_precision(x.device):
+        x = as_float32(x)
+        centroids = _initial_centroids(x.detach(), num_clusters, init,
+                                       generator, spherical)
+        for _ in range(int(num_iters)):
+            labels = assign_nearest(x.detach(), centroids.detach(), spherical)
+            centroids = cluster_means(x, labels, num_clusters)
+            if spherical:
+                centroids = F.normalize(centroids, dim=1)
+    return labels, centroids.to(out_dtype)
 
 
 @torch.no_grad()
@@ -243,8 +273,17 @@ def kmeans(x: torch.Tensor, num_clusters: int, num_iters: int = 10,
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     out_dtype = x.dtype
-    if x.dtype in (torch.float16, torch.bfloat16):
-        x = x.float()  # sums of many rows need float32
+    with full_precision(x.device):
+        labels, centroids = _lloyd(as_float32(x), num_clusters, num_iters,
+                                   spherical, init, generator, chunk_size)
+    return labels, centroids.to(out_dtype)
+
+
+def _lloyd(x: torch.Tensor, num_clusters: int, num_iters: int,
+           spherical: bool, init: str, generator: Optional[torch.Generator],
+           chunk_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The iterations of :func:`kmeans` (float32 or float64 ``x``)."""
+    n = x.shape[0]
     if spherical:
         x = F.normalize(x, dim=1)
     centroids = _initial_centroids(x, num_clusters, init, generator,
@@ -267,5 +306,4 @@ def kmeans(x: torch.Tensor, num_clusters: int, num_iters: int = 10,
         if empty.numel():
             rows = torch.randint(n, (empty.numel(),), generator=generator)
             centroids[empty] = x[rows.to(x.device)]
-    labels = assign(centroids)
-    return labels, centroids.to(out_dtype)
+    return assign(centroids), centroids
