@@ -24,4 +24,9 @@ train_pipeline = [
          transforms=[view_pipeline1, view_pipeline2]),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# collate_fn re-stated: inherited through 'mmpretrain::' it carries a
+# `_scope_` key, which mmengine passes on to default_collate (a TypeError at
+# the first batch)
+train_dataloader = dict(
+    collate_fn=dict(_delete_=True, type='default_collate'),
+    dataset=dict(pipeline=train_pipeline))
