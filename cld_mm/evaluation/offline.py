@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.dist import get_world_size
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.utils.dl_utils import collect_env
@@ -58,13 +59,14 @@ def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
         checkpoint (str, optional): the checkpoint to evaluate; None: the
             randomly initialised network (the model's ``init_weights``, as
             a training starts).
-        progress (bool): a progress bar over the test images. Defaults to
-            True.
+        progress (bool): a progress bar over the test images (in one
+            process; several processes would each count their share).
+            Defaults to True.
     """
     cfg = cpu_env(cfg.copy())
     cfg.load_from = None
     cfg.resume = False
-    if progress:
+    if progress and get_world_size() == 1:
         hooks = list(cfg.get('custom_hooks') or [])
         cfg.custom_hooks = hooks + [dict(type='ProgressBarHook')]
     runner = EvalRunner.from_cfg(cfg)

@@ -14,11 +14,13 @@ queue or group table of another size does not matter.
 import argparse
 import json
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 
 import cld_mm  # noqa: F401
 from cld_mm.engine.config_checks import check_dataset_paths
+from cld_mm.evaluation.checkpoint import CheckpointMismatchError
 from cld_mm.evaluation.features import HelpFormatter
 from cld_mm.evaluation.offline import evaluate_checkpoint
 
@@ -84,7 +86,10 @@ def main(argv=None) -> dict:
         raise FileNotFoundError(f'checkpoint not found: {ckpt}')
     cfg = knn_config(args)
     check_dataset_paths(cfg, phases=('test', ))
-    metrics = evaluate_checkpoint(cfg, ckpt)
+    try:
+        metrics = evaluate_checkpoint(cfg, ckpt)
+    except CheckpointMismatchError as exc:  # the keys, without a traceback
+        sys.exit(f'error: {exc}')
     name = 'random init' if ckpt is None else osp.basename(ckpt)
     top = ', '.join(f'{k.split("/")[-1]} {v:.2f} %'
                     for k, v in metrics.items())
