@@ -22,8 +22,13 @@ Defaults and where they come from:
   and the group branch (``TwoBranchMLPNeck``, ``group_neck='neck'``), as the
   authors' MoCo v2 scripts.
 - BYOL's instance term is mmpretrain's ``2 [l(p1, z2') + l(p2, z1')]`` with
-  ``l = -cos``: the paper's ``|p/|p| - z/|z||^2 = 2 - 2 cos`` summed over
-  both directions, minus the constant 4 (same gradients).
+  ``l = -cos`` (``LatentPredictHead`` + ``CosineSimilarityLoss``, batch
+  mean): the paper's ``|p/|p| - z/|z||^2 = 2 - 2 cos`` summed over both
+  directions, minus the constant 4 (same gradients).
+- BYOL's target network follows the paper's cosine schedule of tau
+  (mmpretrain's ``CosineEMA``, step k of ``max_iters``); its batch-norm
+  buffers are copied from the online network before its forward passes
+  (mmengine's ``update_buffers=False``), then advance with them.
 """
 import parity_reference as ref
 import pytest
@@ -201,3 +206,122 @@ def test_eval_moco_step():
     ref.assert_close(model.queue, queue1, 'queue')
     assert int(model.queue_ptr) == ptr1
     _check_key_encoder(model, key_state)
+
+
+# ---------------------------------------------------------------- BYOL + CLD
+BASE_M, MAX_ITERS, EMA_STEPS = 0.25, 10, 3   # target EMA: k = 3 of K = 10
+
+
+def _mlp(params, state, x):
+    """mmpretrain's NonLinearNeck as BYOL uses it (num_layers=2, bias on
+    the first layer only, no last BN): ``W1 relu(BN(W0 x + b0))``; ``state``
+    holds the BN buffers and advances as a train-mode BatchNorm1d does."""
+    h = ref.linear(x, params['fc0.weight'], params['fc0.bias'])
+    h = ref.batch_norm_train(h, params['bn0.weight'], params['bn0.bias'],
+                             state, 'bn0.')
+    return ref.linear(torch.relu(h), params['fc1.weight'])
+
+
+def _buffers(module):
+    return {k: v.detach().clone() for k, v in module.named_buffers()}
+
+
+def _byol_target_momentum(k, total):
+    """BYOL's schedule ``tau = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2``
+    (Grill et al., sec. 3.2), given in mmengine's convention ``m = 1 - tau``
+    (the weight of the online parameters; ``base_momentum = 1 - tau_base``).
+    """
+    tau_base = 1 - BASE_M
+    tau = 1 - (1 - tau_base) * (torch.cos(torch.tensor(
+        torch.pi * k / total, dtype=torch.float64)) + 1) / 2
+    return float(1 - tau)
+
+
+def test_byol_cld_step():
+    from mmengine.logging import MessageHub
+    MessageHub.get_instance('parity_byol_cld').update_info('max_iters',
+                                                           MAX_ITERS)
+    cfg = tiny_models.with_cld(
+        tiny_models.byol(HID, D, BASE_M), 'BYOLCLD',
+        tiny_models.linear_neck(G), num_clusters=K, temperature=T_G,
+        weight=LAMBDA)
+    model = tiny_models.build(cfg)
+    group = tiny_models.group_branch(model)
+    assert group is not None
+    predictor = model.head.predictor
+    _perturb_key_encoder(model.target_net, steps=EMA_STEPS)
+    target0 = _state(model.target_net.module)
+    v1, v2 = _views(2, seed=6)
+
+    backbone = ref.Backbone(model.backbone)
+    leaves = dict(backbone=ref.leaves(model.backbone),
+                  neck=ref.leaves(model.neck),
+                  predictor=ref.leaves(predictor), group=ref.leaves(group))
+    neck_state, pred_state = _buffers(model.neck), _buffers(predictor)
+    pooled = [ref.pool(backbone(leaves['backbone'], v)) for v in (v1, v2)]
+    z = [_mlp(leaves['neck'], neck_state, x) for x in pooled]   # online
+    p = [_mlp(leaves['predictor'], pred_state, zi) for zi in z]
+    grp = [ref.unit(ref.linear(x, leaves['group']['fc.weight'],
+                               leaves['group']['fc.bias'])) for x in pooled]
+
+    # target network: EMA of the online parameters with BYOL's cosine
+    # schedule, BN buffers copied from the online network after its forward
+    # passes, then its own train-mode forwards of v1 and v2
+    m = _byol_target_momentum(EMA_STEPS, MAX_ITERS)
+    assert abs(m - BASE_M) > 1e-3          # the schedule is observable
+    target = {}
+    for prefix, part in (('0.', 'backbone'), ('1.', 'neck')):
+        for name, leaf in leaves[part].items():
+            target[prefix + name] = ref.ema(target0[prefix + name],
+                                            leaf.detach(), m)
+    target_backbone = ref.Backbone(backbone.module)     # online buffers
+    target_neck_state = dict(neck_state)
+    with torch.no_grad():
+        z_target = [_mlp({n[2:]: t for n, t in target.items()
+                          if n.startswith('1.')}, target_neck_state,
+                         ref.pool(target_backbone(
+                             {n[2:]: t for n, t in target.items()
+                              if n.startswith('0.')}, v)))
+                    for v in (v1, v2)]
+    for name, buf in target_backbone.module.named_buffers():
+        target['0.' + name] = buf
+    for name, buf in target_neck_state.items():
+        target['1.' + name] = buf
+
+    # BYOL eq. (2) summed over both directions is 4 - 2 [cos(p1, z2') +
+    # cos(p2, z1')]; mmpretrain's LatentPredictHead + CosineSimilarityLoss
+    # logs 2 [-cos(p1, z2') - cos(p2, z1')]: the same minus the constant 4
+    loss_instance = (ref.byol_regression(p[0], z_target[1]) +
+                     ref.byol_regression(p[1], z_target[0]) - 4)
+    cld = ref.cross_level(grp[0], grp[1], K, T_G)
+    total = loss_instance + LAMBDA * cld['loss']
+
+    losses = model.loss([v1, v2], [])
+    assert set(losses) == {'loss_instance', 'loss_cld', 'cld_group_acc',
+                           'cld_num_groups'}
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+
+    ref.assert_close(losses['loss_instance'].detach(), loss_instance.detach(),
+                     'loss_instance')
+    ref.assert_close(losses['loss_cld'].detach(),
+                     (LAMBDA * cld['loss']).detach(), 'loss_cld')
+    ref.assert_close(losses['cld_group_acc'], cld['acc'], 'cld_group_acc')
+    ref.assert_close(losses['cld_num_groups'], cld['groups'],
+                     'cld_num_groups')
+    assert 1 < float(cld['groups']) <= K
+    parts = dict(backbone=model.backbone, neck=model.neck,
+                 predictor=predictor, group=group)
+    ref.assert_grads(parts, leaves, total, model)
+    assert all(q.grad.abs().max() > 0 for q in group.parameters())
+    assert all(q.grad.abs().max() > 0 for q in predictor.parameters())
+    _check_target(model.target_net.module.state_dict(), target)
+    assert int(model.target_net.steps) == EMA_STEPS + 1
+    for name, buf in predictor.named_buffers():
+        ref.assert_close(buf, pred_state[name], f'predictor {name}')
+
+
+def _check_target(actual, expected):
+    assert set(actual) == set(expected)
+    for name, value in actual.items():
+        ref.assert_close(value, expected[name], f'target network {name}')

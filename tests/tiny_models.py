@@ -74,14 +74,16 @@ def moco(neck: dict, queue_len: int, feat_dim: int, momentum: float,
                           temperature=temperature))
 
 
-def byol(hidden: int, out_channels: int, base_momentum: float) -> dict:
+def byol(hidden: int, out_channels: int, base_momentum: float,
+         algorithm: str = 'EvalBYOL') -> dict:
+    """BYOL with the CIFAR MLPs (Linear + BN + ReLU + Linear, plain BN)."""
     def mlp(in_channels, with_avg_pool):
         return dict(type='NonLinearNeck', in_channels=in_channels,
                     hid_channels=hidden, out_channels=out_channels,
                     num_layers=2, with_bias=True, with_last_bn=False,
-                    with_avg_pool=with_avg_pool)
+                    with_avg_pool=with_avg_pool, norm_cfg=dict(type='BN1d'))
 
-    return dict(type='BYOLCLD', backbone=copy.deepcopy(BACKBONE),
+    return dict(type=algorithm, backbone=copy.deepcopy(BACKBONE),
                 neck=mlp(C, True), base_momentum=base_momentum,
                 head=dict(type='LatentPredictHead',
                           loss=dict(type='CosineSimilarityLoss'),
