@@ -43,6 +43,7 @@ def test_folder_decoded_once_with_opencv_pixels(tmp_path, cifar_slice):
     assert ds.decoded == len(files) == len(ds) == 80
     assert sorted(os.listdir(tmp_path)) == sorted(osp.basename(p)
                                                  for p in ds.paths)
+    assert all(os.stat(p).st_mode & 0o777 == 0o644 for p in ds.paths)
     for i in (0, 37, 79):
         # an independent decode: OpenCV's BGR (H, W, C) -> (C, H, W)
         ref = cv2.imread(osp.join(root, files[i])).transpose(2, 0, 1)

@@ -213,6 +213,7 @@ class InMemoryImages:
             try:
                 with os.fdopen(fd, 'wb') as f:
                     np.save(f, arr)
+                os.chmod(tmp, 0o644)  # mkstemp's 0600: readable like a file
                 os.replace(tmp, path)
             except BaseException:
                 if osp.exists(tmp):
