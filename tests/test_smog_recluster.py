@@ -1,9 +1,15 @@
-"""SMoG's re-clustering on a tiny model: skipped while under-filled, then
-the groups come from the cache and the momentum encoder is reset."""
+"""SMoG's re-clustering and feature cache on a tiny model: skipped while
+under-filled, then the groups come from the cache and the momentum encoder
+is reset; the faiss and torch k-means give the same groups; the FIFO."""
 import pytest
 import torch
 import torch.nn as nn
-from tiny_smog import NUM_GROUPS, build_tiny_smog, tiny_views
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from tiny_smog import CACHE_SIZE, NUM_GROUPS, build_tiny_smog, smog_cfg, \
+    tiny_views
+
+from cld_mm.models.utils.kmeans_faiss import faiss_available
 
 
 def _state(model):
@@ -56,3 +62,73 @@ def test_recluster_with_as_many_rows_as_groups_returns_the_rows():
     assert sorted(match.tolist()) == list(range(NUM_GROUPS))
     torch.testing.assert_close(model.groups, rows[match], rtol=1e-6,
                                atol=1e-9)
+
+
+def _seeded_cache(model, n=CACHE_SIZE, seed=7):
+    """Fill the cache with n unit rows around NUM_GROUPS directions."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = F.normalize(torch.randn(NUM_GROUPS, model.feat_dim,
+                                      generator=gen), dim=1)
+    rows = centres[torch.arange(n) % NUM_GROUPS] + 0.3 * torch.randn(
+        n, model.feat_dim, generator=gen)
+    model.push_cache(F.normalize(rows, dim=1).to(model.groups.dtype))
+    return model
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_faiss_and_torch_backends_give_the_same_groups(dtype):
+    """The same seeded draws and Lloyd steps; faiss searches in float32.
+
+    Tolerance: the faiss path computes in float32, so in float32 the groups
+    agree to rounding (1e-6); from a float64 cache they agree to float32
+    precision (1e-6 absolute). The assignments of every cached row agree
+    exactly (no ties on random data).
+    """
+    assert faiss_available()  # a test dependency (requirements/tests.txt)
+    groups = {}
+    for backend in ('torch', 'faiss', 'auto'):
+        model = _seeded_cache(build_tiny_smog(dtype=dtype,
+                                              recluster_backend=backend))
+        assert model.recluster() is True
+        groups[backend] = model.groups.clone()
+        cache = model.feature_cache.clone()
+    torch.testing.assert_close(groups['faiss'], groups['torch'], rtol=0,
+                               atol=1e-6)
+    # 'auto' on a CPU cache with faiss installed: the faiss path
+    assert torch.equal(groups['auto'], groups['faiss'])
+    assert torch.equal((cache @ groups['faiss'].t()).argmax(1),
+                       (cache @ groups['torch'].t()).argmax(1))
+    # and they are k-means centroids, not the initial groups: every group
+    # is the unit mean of the rows assigned to it
+    labels = (cache @ groups['torch'].t()).argmax(1)
+    for k in labels.unique():
+        torch.testing.assert_close(
+            groups['torch'][k], F.normalize(cache[labels == k].sum(0),
+                                            dim=0), rtol=0, atol=1e-6)
+
+
+def test_recluster_backend_bad_value():
+    with pytest.raises(ValueError, match="recluster_backend must be one of"):
+        MODELS.build(smog_cfg(recluster_backend='sklearn'))
+
+
+def test_fifo_cache_wraps_around_by_value():
+    """Rows go in at the pointer, modulo the size; the oldest are overwritten;
+    a push longer than the cache keeps its last rows."""
+    model = build_tiny_smog()
+    size, dim = CACHE_SIZE, model.feat_dim  # 12
+    rows = torch.arange(30 * dim, dtype=torch.float64).view(30, dim)
+    model.push_cache(rows[:7])
+    assert (int(model.cache_ptr), int(model.cache_filled)) == (7, 7)
+    assert torch.equal(model.feature_cache[:7], rows[:7])
+    assert not model.feature_cache[7:].any()
+    model.push_cache(rows[7:15])  # 8 rows: 5 at 7..11, 3 wrap to 0..2
+    assert (int(model.cache_ptr), int(model.cache_filled)) == (3, size)
+    want = torch.cat([rows[12:15], rows[3:12]])
+    assert torch.equal(model.feature_cache, want)
+    model.push_cache(rows[15:30])  # 15 > 12 rows: the last 12 are kept
+    kept = rows[18:30]  # written from pointer 3: rows 18.. at 3, 4, ...
+    want = torch.roll(kept, shifts=3, dims=0)
+    assert torch.equal(model.feature_cache, want)
+    assert (int(model.cache_ptr), int(model.cache_filled)) == (
+        (3 + 12) % size, size)

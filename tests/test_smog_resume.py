@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from test_smog_runner import CONFIG, SMALL, _shrink
+from tiny_smog import RUNNER_CONFIG, RUNNER_SMALL, shrink_runner_cfg
 
 from utils import tiny_config
 
@@ -22,8 +22,9 @@ class _Crash(Hook):
 
 def _iter_cfg(work_dir, cifar_slice, max_iters, ckpt_interval=100):
     root, train_ann, _ = cifar_slice
-    cfg = _shrink(tiny_config(CONFIG, work_dir, root, train_ann,
-                              batch_size=8, **SMALL))
+    cfg = shrink_runner_cfg(tiny_config(RUNNER_CONFIG, work_dir, root,
+                                        train_ann, batch_size=8,
+                                        **RUNNER_SMALL))
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
     cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_iters,
                                 by_epoch=False, begin=0, end=max_iters)]

@@ -3,24 +3,9 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from tiny_smog import RUNNER_CONFIG, RUNNER_SMALL, shrink_runner_cfg
 
 from utils import tiny_config
-
-CONFIG = 'configs/smog/smog_resnet18_1xb512-coslr-200e_cifar10.py'
-SMALL = dict(num_groups=4, cache_size=16, kmeans_iters=3)
-
-
-def _shrink(cfg):
-    """Narrow MLPs and 16-px views; keep the architecture's structure."""
-    cfg.model.neck.hid_channels = 64
-    cfg.model.predictor.hid_channels = 64
-    view = [dict(type='Resize', scale=16)]
-    pipe = cfg.train_dataloader.dataset.pipeline
-    pipe[1] = dict(type='MultiView', num_views=[1, 1],
-                   transforms=[view, view + [dict(type='RandomFlip',
-                                                  prob=1.0)]])
-    cfg.randomness = dict(seed=0)
-    return cfg
 
 
 class _Snapshot(Hook):
@@ -38,8 +23,9 @@ class _Snapshot(Hook):
 
 def test_reclustering_fires_in_a_runner(tmp_path, cifar_slice):
     root, train_ann, test_ann = cifar_slice
-    cfg = _shrink(tiny_config(CONFIG, str(tmp_path), root, train_ann,
-                              test_ann, batch_size=8, max_iters=10, **SMALL))
+    cfg = shrink_runner_cfg(tiny_config(
+        RUNNER_CONFIG, str(tmp_path), root, train_ann, test_ann, batch_size=8,
+        max_iters=10, **RUNNER_SMALL))
     cfg.custom_hooks = [dict(type='SMoGReclusterHook', interval=4)]
     runner = Runner.from_cfg(cfg)
     store = {}

@@ -53,7 +53,6 @@ def smog_cfg(total_iters: int = 3, instance_weight: float = 0.0,
         type='SMoG',
         num_groups=NUM_GROUPS,
         feat_dim=FEAT_DIM,
-        temperature=TEMPERATURE,
         beta_schedule='linear',
         beta_start=BETA_START,
         beta_end=BETA_END,
@@ -61,8 +60,6 @@ def smog_cfg(total_iters: int = 3, instance_weight: float = 0.0,
         target_momentum=TARGET_MOMENTUM,
         cache_size=CACHE_SIZE,
         kmeans_iters=3,
-        instance_weight=instance_weight,
-        instance_temperature=INSTANCE_TEMPERATURE,
         backbone=dict(type='TinySMoGConvNet'),
         neck=dict(type='NonLinearNeck', in_channels=8, hid_channels=10,
                   out_channels=FEAT_DIM, with_avg_pool=True,
@@ -70,7 +67,10 @@ def smog_cfg(total_iters: int = 3, instance_weight: float = 0.0,
         predictor=dict(type='NonLinearNeck', in_channels=FEAT_DIM,
                        hid_channels=10, out_channels=FEAT_DIM,
                        with_avg_pool=False, with_last_bn=False,
-                       with_last_bias=True, norm_cfg=dict(type='BN1d')))
+                       with_last_bias=True, norm_cfg=dict(type='BN1d')),
+        head=dict(type='SMoGHead', temperature=TEMPERATURE,
+                  instance_weight=instance_weight,
+                  instance_temperature=INSTANCE_TEMPERATURE))
     if fixed_beta is not None:
         del cfg['beta_start'], cfg['beta_end']
         cfg.update(beta_schedule='fixed', beta=fixed_beta)
@@ -95,3 +95,24 @@ def tiny_views(batch: int = 8, n_local: int = 0, seed: int = 1,
     views += [torch.randn(batch, 3, LOCAL_SIZE, LOCAL_SIZE, generator=gen)
               for _ in range(n_local)]
     return [v.to(dtype) for v in views]
+
+
+# ------------------------------------------------------------------ Runner
+# The shipped CIFAR-10 config, shrunk for 2-core Runner tests: only the data
+# (16-px augmentation-free views), the widths of the MLPs and the sizes of
+# the group table and cache change, never the structure or the loss.
+RUNNER_CONFIG = 'configs/smog/smog_resnet18_1xb512-coslr-200e_cifar10.py'
+RUNNER_SMALL = dict(num_groups=4, cache_size=16, kmeans_iters=3)
+
+
+def shrink_runner_cfg(cfg):
+    """Narrow MLPs and 16-px views on a loaded SMoG config; seed 0."""
+    cfg.model.neck.hid_channels = 64
+    cfg.model.predictor.hid_channels = 64
+    view = [dict(type='Resize', scale=16)]
+    pipe = cfg.train_dataloader.dataset.pipeline
+    pipe[1] = dict(type='MultiView', num_views=[1, 1],
+                   transforms=[view, view + [dict(type='RandomFlip',
+                                                  prob=1.0)]])
+    cfg.randomness = dict(seed=0)
+    return cfg

@@ -5,18 +5,14 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import all_gather, all_reduce, broadcast, get_rank
+from mmengine.dist import (all_gather, all_reduce, broadcast, get_rank,
+                           get_world_size)
 from mmengine.logging import MessageHub
 from mmengine.model import ExponentialMovingAverage
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..losses.group_contrastive import (
-    group_contrastive_loss,
-    group_contrastive_term,
-    instance_contrastive_loss,
-)
-from ..utils.kmeans import kmeans
+from ..utils.kmeans_faiss import faiss_available, spherical_kmeans_recluster
 from ..utils.momentum_group import (
     assign_groups,
     check_beta,
@@ -27,6 +23,37 @@ from ..utils.momentum_group import (
 from .base import EvalSelfSupervisor
 
 BETA_SCHEDULES = ('linear', 'fixed')
+RECLUSTER_BACKENDS = ('auto', 'torch', 'faiss')
+# SMoG arguments that moved to its head (SMoGHead)
+MOVED_TO_HEAD = ('temperature', 'instance_weight', 'instance_temperature')
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the backward sums the incoming gradient over ranks."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # d (sum_r x_r) / d x_s = I: rank s receives sum_r dL_r / d total
+        grad = grad.clone()
+        all_reduce(grad)
+        return grad
+
+
+def all_reduce_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over ranks whose backward sums the gradient over ranks.
+
+    Each rank's features then receive the gradient of every rank's loss
+    through the sum. One process: ``x`` itself.
+    """
+    if get_world_size() == 1:
+        return x
+    return _AllReduceSum.apply(x)
 
 
 @MODELS.register_module()
@@ -41,13 +68,15 @@ class SMoG(EvalSelfSupervisor):
     2. The online unit projections of a and b are assigned to G the same way
        and move the groups: ``g_k <- normalize(beta g_k + (1 - beta) mean)``
        (:func:`momentum_group_update_from_sums`). The per-group sums and
-       counts are all-reduced first, so every rank holds the same groups.
-       The new groups keep the graph of the online projections.
-    3. Loss: ``0.5 [CE(z^a G'^T / tau, c^b) + CE(z^b G'^T / tau, c^a)]`` with
-       z the online predictions and G' the groups of step 2, so gradients
-       also flow through the group features. Local crops predict both c^a
-       and c^b. An instance-contrastive term (z^a against all momentum
-       embeddings of view b) is added with ``instance_weight`` (0: off).
+       counts are all-reduced first, so every rank holds the same groups;
+       the sums' all-reduce is differentiable (:func:`all_reduce_with_grad`),
+       so the new groups keep the graph of the online projections of every
+       rank.
+    3. Loss, computed by the head (:class:`~cld_mm.models.heads.SMoGHead`)
+       from the online predictions z, the groups G' of step 2 (gradients
+       also flow through the group features) and the targets:
+       ``0.5 [CE(z^a G'^T / tau, c^b) + CE(z^b G'^T / tau, c^a)]``; local
+       crops predict both c^a and c^b; optionally an instance term.
     4. The momentum embeddings of view a from all ranks enter a FIFO cache of
        the last ``cache_size`` features; :meth:`recluster` (called every N
        iterations by :class:`cld_mm.engine.hooks.SMoGReclusterHook`) replaces
@@ -55,8 +84,9 @@ class SMoG(EvalSelfSupervisor):
        broadcast, and optionally copies the online weights into the momentum
        encoder.
 
-    Groups, cache and the beta-schedule position (``group_step``) are buffers,
-    so a checkpoint resumes all of them.
+    The algorithm owns the state: groups, cache and the beta-schedule
+    position (``group_step``) are its buffers, so a checkpoint resumes all of
+    them; the head holds the loss options only and receives the groups.
 
     EMA convention (mmengine's, used throughout cld_mm): ``target_momentum``
     is the weight of the *online* parameters, ``t <- (1 - m) t + m online``;
@@ -67,10 +97,10 @@ class SMoG(EvalSelfSupervisor):
         neck (dict): projection MLP (e.g. ``NonLinearNeck`` to ``feat_dim``
             with BN).
         predictor (dict): prediction MLP, ``feat_dim`` -> ``feat_dim``.
+        head (dict): the loss, ``dict(type='SMoGHead', temperature=0.1,
+            instance_weight=0.0, instance_temperature=0.1)``.
         num_groups (int): K. Defaults to 3000.
         feat_dim (int): projection dimension. Defaults to 128.
-        temperature (float): tau of the group-contrastive loss.
-            Defaults to 0.1.
         beta_schedule (str): ``'linear'``: the group momentum beta (weight
             of the old group) goes linearly from ``beta_start`` at the
             first iteration to ``beta_end`` at the last; ``'fixed'``:
@@ -91,33 +121,54 @@ class SMoG(EvalSelfSupervisor):
             Defaults to 65536.
         kmeans_iters (int): k-means iterations per re-clustering.
             Defaults to 10.
+        recluster_backend (str): k-means of the re-clustering
+            (:func:`~cld_mm.models.utils.kmeans_faiss.spherical_kmeans_recluster`,
+            the same algorithm either way): ``'auto'`` uses faiss's search
+            when faiss is installed and the cache is a CPU tensor, else
+            torch; ``'torch'``; ``'faiss'`` (a ``ValueError`` at
+            construction if faiss is not installed). Defaults to ``'auto'``.
         reset_target_on_recluster (bool): copy the online encoder into the
             momentum encoder at each re-clustering. Defaults to True.
-        instance_weight (float): weight of the instance term. Defaults to 0.
-        instance_temperature (float): its temperature. Defaults to 0.1.
         seed (int): seed of the k-means generators. Defaults to 0.
         eval_level (str): kNN feature, ``'backbone'`` or ``'neck'``.
             Defaults to ``'backbone'``.
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Defaults to None.
+        temperature, instance_weight, instance_temperature: moved to the
+            head; given here they raise a ``ValueError`` naming
+            ``head=dict(type='SMoGHead', ...)``.
     """
 
     def __init__(self, backbone: dict, neck: dict, predictor: dict,
+                 head: Optional[dict] = None,
                  num_groups: int = 3000, feat_dim: int = 128,
-                 temperature: float = 0.1, beta_schedule: str = 'linear',
+                 beta_schedule: str = 'linear',
                  beta_start: float = 1.0, beta_end: float = 0.99,
                  beta: Optional[float] = None,
                  total_iters: Optional[int] = None,
                  target_momentum: float = 0.01, cache_size: int = 65536,
-                 kmeans_iters: int = 10,
-                 reset_target_on_recluster: bool = True,
-                 instance_weight: float = 0.0,
-                 instance_temperature: float = 0.1, seed: int = 0,
-                 eval_level: str = 'backbone', head: Optional[dict] = None,
+                 kmeans_iters: int = 10, recluster_backend: str = 'auto',
+                 reset_target_on_recluster: bool = True, seed: int = 0,
+                 eval_level: str = 'backbone',
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 beta_end_factor: Optional[float] = None) -> None:
+                 beta_end_factor: Optional[float] = None,
+                 temperature: Optional[float] = None,
+                 instance_weight: Optional[float] = None,
+                 instance_temperature: Optional[float] = None) -> None:
+        moved = [k for k, v in zip(MOVED_TO_HEAD, (
+            temperature, instance_weight, instance_temperature))
+            if v is not None]
+        if moved:
+            raise ValueError(
+                f'SMoG no longer takes {", ".join(moved)}: the loss options '
+                "moved to its head, head=dict(type='SMoGHead', "
+                'temperature=..., instance_weight=..., '
+                'instance_temperature=...)')
+        if head is None:
+            raise ValueError("SMoG needs a head, e.g. head=dict("
+                             "type='SMoGHead', temperature=0.1)")
         if beta_end_factor is not None:
             raise ValueError(
                 'SMoG no longer takes beta_end_factor (a factor of a base '
@@ -133,9 +184,14 @@ class SMoG(EvalSelfSupervisor):
         if int(cache_size) < int(num_groups):
             raise ValueError(f'cache_size ({cache_size}) must be >= '
                              f'num_groups ({num_groups}) to re-cluster')
-        if temperature <= 0 or instance_temperature <= 0:
-            raise ValueError('Illegal temperature: must be > 0, got '
-                             f'{temperature} / {instance_temperature}')
+        if recluster_backend not in RECLUSTER_BACKENDS:
+            raise ValueError(f'recluster_backend must be one of '
+                             f'{RECLUSTER_BACKENDS}, got {recluster_backend!r}')
+        if recluster_backend == 'faiss' and not faiss_available():
+            raise ValueError(
+                "recluster_backend='faiss' needs faiss, which is not "
+                "installed (pip install faiss-cpu); 'auto' falls back to "
+                "torch's k-means")
         if beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f'beta_schedule must be one of {BETA_SCHEDULES},'
                              f' got {beta_schedule!r}')
@@ -146,9 +202,6 @@ class SMoG(EvalSelfSupervisor):
         beta = 0.99 if beta is None else beta
         for value in (beta, beta_start, beta_end):
             check_beta(value)
-        if instance_weight < 0:
-            raise ValueError(f'instance_weight must be >= 0, got '
-                             f'{instance_weight}')
         super().__init__(backbone=backbone, neck=neck, head=head,
                          pretrained=pretrained,
                          data_preprocessor=data_preprocessor,
@@ -157,14 +210,12 @@ class SMoG(EvalSelfSupervisor):
         self.target = ExponentialMovingAverage(
             nn.Sequential(self.backbone, self.neck), momentum=target_momentum)
         self.num_groups, self.feat_dim = int(num_groups), int(feat_dim)
-        self.temperature = temperature
         self.beta, self.beta_schedule = beta, beta_schedule
         self.beta_start, self.beta_end = beta_start, beta_end
         self.total_iters = total_iters
         self.kmeans_iters = kmeans_iters
+        self.recluster_backend = recluster_backend
         self.reset_target_on_recluster = reset_target_on_recluster
-        self.instance_weight = instance_weight
-        self.instance_temperature = instance_temperature
         self.seed = seed
         self.eval_level = self._check_eval_level(eval_level)
         self.register_buffer('groups', F.normalize(
@@ -208,9 +259,10 @@ class SMoG(EvalSelfSupervisor):
     def recluster(self) -> bool:
         """Replace the groups by k-means centroids of the feature cache.
 
-        Rank 0 clusters (seeded by ``seed`` and the re-clustering count) and
-        broadcasts, so every rank gets the same groups. Returns False (and
-        changes nothing) while the cache holds fewer than K features.
+        Rank 0 clusters (seeded by ``seed`` and the re-clustering count,
+        with ``recluster_backend``) and broadcasts, so every rank gets the
+        same groups. Returns False (and changes nothing) while the cache
+        holds fewer than K features.
         """
         filled = int(self.cache_filled)
         if filled < self.num_groups:
@@ -220,11 +272,10 @@ class SMoG(EvalSelfSupervisor):
         if get_rank() == 0:
             gen = torch.Generator().manual_seed(
                 self.seed + int(self.num_reclusters))
-            _, centroids = kmeans(self.feature_cache[:filled],
-                                  self.num_groups, self.kmeans_iters,
-                                  spherical=True, init='random',
-                                  generator=gen)
-            self.groups.copy_(centroids)
+            self.groups.copy_(spherical_kmeans_recluster(
+                self.feature_cache[:filled], self.num_groups,
+                self.kmeans_iters, generator=gen,
+                backend=self.recluster_backend))
         broadcast(self.groups, 0)
         if self.reset_target_on_recluster:
             online = nn.Sequential(self.backbone, self.neck)
@@ -253,18 +304,20 @@ class SMoG(EvalSelfSupervisor):
         """Momentum step from (N, D) unit online features of this rank.
 
         Sums and counts are all-reduced over ranks; the returned (K, D)
-        groups carry the gradient of the local features.
+        groups depend on the features of every rank, and the backward of
+        the sums' all-reduce returns to each rank the gradient of every
+        rank's loss with respect to its features (after DDP's averaging the
+        gradients equal one process's over the concatenated batch).
         """
         labels = assign_groups(feats, self.groups)
+        # sums: KxD (with graph), counts: K
         sums, counts = group_sums(feats, labels, self.num_groups)
-        total_sums, total_counts = sums.detach().clone(), counts.clone()
-        all_reduce(total_sums)
+        total_sums = all_reduce_with_grad(sums)
+        total_counts = counts.clone()
         all_reduce(total_counts)
-        # global values, local gradient
-        sums = sums + (total_sums - sums.detach())
         # a copy: the buffer is overwritten after the loss is built
-        return momentum_group_update_from_sums(self.groups.clone(), sums,
-                                               total_counts, beta)
+        return momentum_group_update_from_sums(self.groups.clone(),
+                                               total_sums, total_counts, beta)
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -288,30 +341,13 @@ class SMoG(EvalSelfSupervisor):
         preds = [self.predictor([p])[0] for p in proj]
         new_groups = self.update_groups(
             F.normalize(torch.cat(proj[:2]), dim=1), beta)
-        loss = group_contrastive_loss(preds[0], preds[1], new_groups, tgt[0],
-                                      tgt[1], self.temperature)
-        if len(preds) > 2:
-            local = sum(group_contrastive_term(z, new_groups, t,
-                                               self.temperature)
-                        for z in preds[2:] for t in tgt) / 2
-            loss = (2 * loss + local) / len(preds)
-        losses = dict(loss_group=loss)
-        if self.instance_weight > 0:
-            keys = [torch.cat(all_gather(e), dim=0) for e in emb]
-            pos = torch.arange(emb[0].shape[0], device=emb[0].device) \
-                + get_rank() * emb[0].shape[0]
-            inst = 0.5 * (instance_contrastive_loss(
-                preds[0], keys[1], self.instance_temperature, pos)
-                + instance_contrastive_loss(
-                preds[1], keys[0], self.instance_temperature, pos))
-            losses['loss_instance'] = self.instance_weight * inst
+        losses = self.head.loss(preds, new_groups, tgt, keys=emb)
         with torch.no_grad():
             self.groups.copy_(new_groups.detach())
             self.push_cache(torch.cat(all_gather(emb[0]), dim=0))
             self.group_step += 1
             # diagnostics (no 'loss' in the keys: not summed)
-            logits = F.normalize(preds[0], dim=1) @ new_groups.t()
-            losses['group_acc'] = (logits.argmax(1) == tgt[1]).float().mean()
+            loss = losses['loss_group']
             losses['beta'] = loss.new_tensor(beta)
             losses['groups_used'] = loss.new_tensor(
                 float(torch.unique(torch.cat(tgt)).numel()))

@@ -1,1 +1,1 @@
-
+from .smog_head import SMoGHead  # noqa: F401

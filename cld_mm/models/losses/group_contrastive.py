@@ -8,7 +8,7 @@ the group c_i^b the momentum encoder assigns to the other view::
 
 Pure functions: tensors in, tensors out.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +79,57 @@ def group_contrastive_loss(pred_a: torch.Tensor, pred_b: torch.Tensor,
                                          temperature)
                   + group_contrastive_term(pred_b, groups, targets_a,
                                            temperature))
+
+
+def multi_view_group_contrastive_loss(preds: Sequence[torch.Tensor],
+                                      groups: torch.Tensor,
+                                      targets_a: torch.Tensor,
+                                      targets_b: torch.Tensor,
+                                      temperature: float = 0.1
+                                      ) -> torch.Tensor:
+    """Group-contrastive loss of two global views and any local crops.
+
+    The mean over views of each view's term: view a predicts c^b, view b
+    predicts c^a, and every local crop predicts both (the mean of its two
+    terms)::
+
+        L = [CE(z^a, c^b) + CE(z^b, c^a)
+             + sum_l 0.5 (CE(z^l, c^a) + CE(z^l, c^b))] / (2 + n_local)
+
+    With two views this is :func:`group_contrastive_loss`.
+
+    Args:
+        preds (Sequence[Tensor]): online predictions ``[z^a, z^b, z^l...]``,
+            each (N, D).
+        groups (Tensor): (K, D) unit group features.
+        targets_a (Tensor): (N,) long groups c^a of global view a.
+        targets_b (Tensor): (N,) long groups c^b of global view b.
+        temperature (float): tau. Defaults to 0.1.
+
+    Returns:
+        Tensor: scalar loss.
+
+    Examples:
+        >>> g = torch.eye(2)
+        >>> z = torch.tensor([[1., 0.]])
+        >>> c0, c1 = torch.tensor([0]), torch.tensor([1])
+        >>> # a -> c^b: log(1 + e) = 1.3133, b -> c^a: log(1 + 1/e) = 0.3133,
+        >>> # the local crop: 0.5 (0.3133 + 1.3133); the mean of the three
+        >>> round(float(multi_view_group_contrastive_loss(
+        ...     [z, z, z], g, c0, c1, 1.0)), 4)
+        0.8133
+    """
+    if len(preds) < 2:
+        raise ValueError(f'need the two global views, got {len(preds)} '
+                         'prediction tensors')
+    loss = group_contrastive_loss(preds[0], preds[1], groups, targets_a,
+                                  targets_b, temperature)
+    if len(preds) == 2:
+        return loss
+    local = sum(group_contrastive_term(z, groups, t, temperature)
+                for z in preds[2:] for t in (targets_a, targets_b)) / 2
+    # mean over the 2 + n_local views
+    return (2 * loss + local) / len(preds)
 
 
 def instance_contrastive_loss(query: torch.Tensor, keys: torch.Tensor,

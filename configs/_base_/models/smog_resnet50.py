@@ -6,7 +6,6 @@ model = dict(
     type='SMoG',
     num_groups=3000,
     feat_dim=128,
-    temperature=0.1,
     # group momentum beta, linear from 1.0 at the first iteration to 0.99
     # at the last (SMoG slides, Table 7a: '1.0 -> 0.99', the best row)
     beta_schedule='linear',
@@ -17,6 +16,8 @@ model = dict(
     target_momentum=0.004,
     cache_size=100000,
     kmeans_iters=10,
+    # faiss's search when installed and the cache is on the CPU, else torch
+    recluster_backend='auto',
     reset_target_on_recluster=True,
     eval_level='backbone',
     backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='SyncBN'),
@@ -28,6 +29,9 @@ model = dict(
     predictor=dict(type='NonLinearNeck', in_channels=128, hid_channels=4096,
                    out_channels=128, num_layers=2, with_bias=False,
                    with_last_bn=False, with_last_bias=True,
-                   with_avg_pool=False, norm_cfg=dict(type='SyncBN')))
+                   with_avg_pool=False, norm_cfg=dict(type='SyncBN')),
+    # the loss: predictions against the group table (SMoGHead)
+    head=dict(type='SMoGHead', temperature=0.1, instance_weight=0.0,
+              instance_temperature=0.1))
 recluster_interval = 300
 custom_hooks = [dict(type='SMoGReclusterHook', interval=recluster_interval)]
