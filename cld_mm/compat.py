@@ -54,7 +54,10 @@ def mmengine_checkpoint_globals() -> list:
     import builtins
 
     from mmengine.logging import HistoryBuffer
-    multiarray = np.core.multiarray
+    # numpy 2 renamed numpy.core to numpy._core (the old name warns)
+    multiarray = importlib.import_module(
+        'numpy._core.multiarray' if int(np.__version__.split('.')[0]) >= 2
+        else 'numpy.core.multiarray')
     # HistoryBuffer pickles its statistics methods as getattr(cls, 'mean'):
     # getattr only reads an attribute; torch's unpickler still refuses to
     # call anything that is not itself allow-listed.
