@@ -260,3 +260,19 @@ def test_training_and_knn_validation_print_no_warning(cifar_t20, tmp_path):
     warned = [ln for ln in out.splitlines()
               if 'Warning' in ln or ' - WARNING - ' in ln]
     assert not warned, '\n'.join(warned)
+
+
+# --- detection / segmentation configs and the install mode -------------------
+
+def test_detection_config_loads_on_the_full_install():
+    """The full install (this suite's) has mmdet and mmcv's ops: no error.
+    The lite install's refusal is checked by tools/install/check_lite.py in
+    CI (.ci/run), in a real lite virtualenv."""
+    cfg = compat.load_config(osp.join(
+        REPO, 'configs', 'benchmarks', 'mmdetection', 'voc0712',
+        'faster-rcnn_r50-syncbn-c4_8xb2-24k_voc0712.py'))
+    assert cfg.default_scope == 'mmdet'
+    assert importlib.util.find_spec('mmcv._ext') is not None
+    err = compat.full_install_error('mmseg', ['mmseg', 'mmcv._ext'])
+    assert 'segmentation' in str(err) and 'mmcv._ext' in str(err)
+    assert 'tools/install/install.sh' in str(err)
