@@ -43,7 +43,8 @@ def test_repro_configs_share_the_recipe(cifar10_root):
             del t['dataset']['pipeline']
         assert ta == tb
         assert a.model.backbone == b.model.backbone
-        assert 'cld' not in a.model and b.model.cld.num_clusters <= 128
+        assert 'cld_head' not in a.model and \
+            b.model.cld_head.num_clusters <= 128
     assert cfgs['NPID'].model.bank_size == cfgs['NPID+CLD'].model.bank_size \
         == n_train
     assert cfgs['MoCo'].model.queue_len < n_train

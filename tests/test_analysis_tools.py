@@ -193,7 +193,7 @@ def test_group_level_features_of_cld(cifar_slice):
     with torch.no_grad():
         data = model.data_preprocessor(default_collate([ds[0]]), False)
         x = model.backbone(data['inputs'])
-        ref = F.normalize(model.cld.group_neck(x)[0], dim=1)[0]
+        ref = F.normalize(model.group_neck(x)[0], dim=1)[0]
     torch.testing.assert_close(grp[0], ref, atol=1e-5, rtol=1e-4)
     npid = load_model(NPID_CFG)
     with pytest.raises(ValueError, match='no CLD group branch'):

@@ -17,7 +17,8 @@ def _data():
 
 
 def _global_worker(rank, world_size, num_clusters):
-    from cld_mm.models.utils.dist import all_gather_with_grad, global_cross_level_loss
+    from cld_mm.models.losses import global_cross_level_loss
+    from cld_mm.models.utils.dist import all_gather_with_grad
     fa_all, fb_all = _data()
     rows = slice(rank * N_LOCAL, (rank + 1) * N_LOCAL)
     fa = fa_all[rows].clone().requires_grad_()

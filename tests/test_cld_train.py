@@ -26,14 +26,15 @@ def test_trains_with_finite_losses_and_logs(algo, cifar_slice, tmp_path):
     root, train_ann, _ = cifar_slice
     cfg = tiny_config(CFG[algo], str(tmp_path), root, train_ann,
                       batch_size=8, max_iters=3, **OVERRIDES[algo])
-    cfg.model.cld.num_clusters = 4
+    cfg.model.cld_head.num_clusters = 4
     cfg.model.backbone.norm_cfg = dict(type='BN')
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
     runner = Runner.from_cfg(cfg)
     assert type(runner.model).__name__ == algo
-    before = {k: v.clone() for k, v in runner.model.cld.state_dict().items()}
+    before = {k: v.clone()
+              for k, v in runner.model.group_neck.state_dict().items()}
     runner.train()
     logs = _last_log(runner)
     for key in ('train/loss', 'train/loss_instance', 'train/loss_cld',
@@ -47,7 +48,7 @@ def test_trains_with_finite_losses_and_logs(algo, cifar_slice, tmp_path):
         logs['train/loss_instance'].current() +
         logs['train/loss_cld'].current(), rel=1e-5)
     # the group branch learned (gradients reached it)
-    after = runner.model.cld.state_dict()
+    after = runner.model.group_neck.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
@@ -56,9 +57,10 @@ def test_missing_group_branch_is_a_clear_error(algo):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO, CFG[algo]))
     cfg.model.backbone.norm_cfg = dict(type='BN')
-    del cfg.model.cld['group_neck']
+    group_neck = cfg.model.pop('group_neck')
     with pytest.raises(ValueError, match='group branch is missing'):
         MODELS.build(cfg.model)
-    cfg.model.pop('cld')
-    with pytest.raises(ValueError, match='needs `cld='):
+    cfg.model.group_neck = group_neck
+    cfg.model.pop('cld_head')
+    with pytest.raises(ValueError, match='needs `cld_head='):
         MODELS.build(cfg.model)

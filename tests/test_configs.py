@@ -29,7 +29,9 @@ def test_config_builds(path):
     model = MODELS.build(cfg.model)
     assert hasattr(model, 'backbone')
     if 'cld' in path.split(osp.sep)[-1].split('_')[0]:
-        assert hasattr(model, 'cld') and model.cld.num_clusters >= 1
+        assert type(model.cld_head).__name__ == 'CLDHead'
+        assert model.cld_head.num_clusters >= 1
+        assert (model.group_neck is None) == model.group_from_neck
 
 
 def _cfg(path):
@@ -38,17 +40,18 @@ def _cfg(path):
 
 def test_authors_hyper_parameters():
     c = _cfg('configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py')
-    assert (c.model.cld.num_clusters, c.model.cld.temperature,
-            c.model.cld.weight) == (128, 0.2, 1.0)
+    assert (c.model.cld_head.num_clusters, c.model.cld_head.temperature,
+            c.model.cld_head.loss_weight) == (128, 0.2, 1.0)
     assert c.optim_wrapper.optimizer.weight_decay == 7e-4
     assert c.train_dataloader.batch_size == 256
     # the authors' scripts scale lr linearly from 0.03 per 128 images
     assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar100.py')
-    assert c.model.cld.num_clusters == 200
+    assert c.model.cld_head.num_clusters == 200
     assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py')
-    assert (c.model.cld.num_clusters, c.model.cld.weight, c.model.queue_len,
+    assert (c.model.cld_head.num_clusters, c.model.cld_head.loss_weight,
+            c.model.queue_len,
             c.model.head.temperature) == (200, 0.8, 12288, 0.07)
     assert c.optim_wrapper.optimizer.weight_decay == 8e-4
     assert c.optim_wrapper.optimizer.lr == 0.06
@@ -59,13 +62,14 @@ def test_authors_hyper_parameters():
         'GaussianBlur', 'RandomFlip', 'RandomErasing']
     assert views.transforms[0][-1].erase_prob == 1.0
     # --normlinear: both heads normalized linear layers, no LinearNeck keys
-    assert dict(c.model.neck) == dict(c.model.cld.group_neck) == dict(
+    assert dict(c.model.neck) == dict(c.model.group_neck) == dict(
         type='NormLinearNeck', in_channels=512, out_channels=128)
     c = _cfg('configs/cld/moco-cld_resnet18_1xb128-coslr-200e_cifar100.py')
-    assert (c.model.cld.num_clusters, c.model.cld.weight, c.model.queue_len,
+    assert (c.model.cld_head.num_clusters, c.model.cld_head.loss_weight,
+            c.model.queue_len,
             c.train_dataloader.batch_size) == (100, 0.25, 4096, 128)
     assert c.optim_wrapper.optimizer.lr == 0.03
-    assert c.model.neck.type == c.model.cld.group_neck.type == 'NormLinearNeck'
+    assert c.model.neck.type == c.model.group_neck.type == 'NormLinearNeck'
     # the baselines share the data and schedule of their +CLD configs
     c = _cfg('configs/moco/moco_resnet18_1xb256-coslr-200e_cifar10.py')
     assert c.optim_wrapper.optimizer.lr == 0.06
@@ -76,8 +80,8 @@ def test_authors_hyper_parameters():
     c = _cfg('configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py')
     assert c.optim_wrapper.optimizer.lr == 0.06
     c = _cfg('configs/cld/mocov2_cld_r50.py')
-    assert (c.model.cld.num_clusters, c.model.cld.temperature,
-            c.model.cld.weight, c.model.head.temperature,
+    assert (c.model.cld_head.num_clusters, c.model.cld_head.temperature,
+            c.model.cld_head.loss_weight, c.model.head.temperature,
             c.model.queue_len) == (120, 0.4, 0.25, 0.2, 65536)
     assert c.train_dataloader.batch_size * 8 == 512
     assert c.optim_wrapper.optimizer.lr == 0.2

@@ -16,14 +16,14 @@ hs = importlib.import_module('hparam_search')
 
 
 def test_parse_space():
-    space = hs.parse_space(['model.cld.temperature=0.1,0.2',
-                            'model.cld.num_clusters=4:16',
+    space = hs.parse_space(['model.cld_head.temperature=0.1,0.2',
+                            'model.cld_head.num_clusters=4:16',
                             'optim_wrapper.optimizer.lr=0.001:0.1:log',
-                            'model.cld.init=first,random'])
-    assert space['model.cld.temperature'] == ('list', [0.1, 0.2])
-    assert space['model.cld.num_clusters'] == ('range', 4, 16, False)
+                            'model.cld_head.init=first,random'])
+    assert space['model.cld_head.temperature'] == ('list', [0.1, 0.2])
+    assert space['model.cld_head.num_clusters'] == ('range', 4, 16, False)
     assert space['optim_wrapper.optimizer.lr'] == ('range', 0.001, 0.1, True)
-    assert space['model.cld.init'] == ('list', ['first', 'random'])
+    assert space['model.cld_head.init'] == ('list', ['first', 'random'])
     for bad in ('model.x', 'model.x=3:1', 'model.x=1:2:lin'):
         with pytest.raises(ValueError):
             hs.parse_space([bad])
@@ -50,7 +50,21 @@ def test_trial_config_shrinks(cifar_slice, tmp_path):
     assert t.train_dataloader.batch_size == 4 and t.val_dataloader is None
 
 
-def test_search_runs_real_trials(cifar_slice, tmp_path):
+def test_default_space_is_the_cld_head():
+    space = hs.parse_space(hs.DEFAULT_CLD_SPACE)
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py'))
+    for key in space:          # every default key exists in a CLD config
+        node = cfg
+        for part in key.split('.'):
+            assert part in node, key
+            node = node[part]
+    assert set(space) == {'model.cld_head.temperature',
+                          'model.cld_head.num_clusters',
+                          'model.cld_head.loss_weight'}
+
+
+def test_search_runs_real_trials(cifar_slice, tmp_path, capfd):
     root, train_ann, test_ann = cifar_slice
     res = hs.main([NPID_CFG, '--space', 'model.temperature=0.05,0.2',
                    '--grid', '--trials', '2', '--iters', '1', '--batch', '4',
@@ -69,6 +83,8 @@ def test_search_runs_real_trials(cifar_slice, tmp_path):
                                                    + r['uniformity'])
         hits = r['knn_top1'] / 5                  # 20 queries: 5% each
         assert abs(hits - round(hits)) < 1e-4 and 0 <= hits <= 20
+    err = capfd.readouterr().err              # the progress bar
+    assert '1/2' in err and '2/2' in err and 'ETA' in err
     saved = json.loads((tmp_path / 'results.json').read_text())
     assert saved['best']['trial'] == rows[0]['trial']
     assert osp.isdir(tmp_path / 'trial_0') and osp.isdir(tmp_path / 'trial_1')

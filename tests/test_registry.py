@@ -28,7 +28,8 @@ def cld_mm_registrations():
 
 def test_cld_mm_names_registered():
     names = {(r, n) for r, n, _ in cld_mm_registrations()}
-    for expected in [('MODELS', 'NPID'), ('METRICS', 'KNNAccuracy'),
+    for expected in [('MODELS', 'NPID'), ('MODELS', 'CLDHead'),
+                     ('METRICS', 'KNNAccuracy'),
                      ('DATASETS', 'KNNDataset'),
                      ('HOOKS', 'BankSizeCheckHook')]:
         assert expected in names

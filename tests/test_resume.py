@@ -29,7 +29,7 @@ CASES = {  # name -> (real config, model overrides for a batch of 8)
     'EvalMoCo': ('configs/moco/moco_resnet18_1xb256-coslr-200e_cifar10.py',
                  dict(queue_len=32)),
     'MoCoCLD': ('configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py',
-                dict(queue_len=32, cld=dict(num_clusters=4))),
+                dict(queue_len=32, cld_head=dict(num_clusters=4))),
 }
 STATE = {'NPID': ['memory_bank'], 'EvalMoCo': ['queue', 'queue_ptr'],
          'MoCoCLD': ['queue', 'queue_ptr']}

@@ -59,9 +59,10 @@ def with_cld(model: dict, algorithm: str, group_neck, num_clusters: int,
     second output.
     """
     model = dict(model, type=algorithm)
-    model['cld'] = dict(group_neck=group_neck, num_clusters=num_clusters,
-                        temperature=temperature, weight=weight,
-                        num_iters=num_iters)
+    model['group_neck'] = group_neck
+    model['cld_head'] = dict(type='CLDHead', num_clusters=num_clusters,
+                             temperature=temperature, loss_weight=weight,
+                             num_iters=num_iters)
     return model
 
 
@@ -101,4 +102,4 @@ def build(cfg: dict, seed: int = 0) -> nn.Module:
 def group_branch(model: nn.Module) -> Optional[nn.Module]:
     """The group neck module, or None when the group features are the
     instance neck's second output."""
-    return model.cld.group_neck
+    return model.group_neck

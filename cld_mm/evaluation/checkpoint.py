@@ -32,9 +32,9 @@ import torch
 import torch.nn as nn
 
 LEVELS = ('backbone', 'neck', 'group', 'groups')
-# names of a CLD model's group-branch modules (before and after the
-# group_neck / cld_head split of the CLD config keys)
-_GROUP_BRANCH = ('cld', 'group_neck', 'cld_head')
+# names of a CLD model's group-branch modules (the group projection and the
+# parameter-free CLD head)
+_GROUP_BRANCH = ('group_neck', 'cld_head')
 _LISTED = 8          # keys listed per kind in an error message
 
 
@@ -58,7 +58,8 @@ def _group_branch(model: nn.Module) -> List[str]:
              if isinstance(getattr(model, n, None), nn.Module)]
     if not names:
         raise ValueError(f'{type(model).__name__} has no CLD group branch '
-                         "(model.cld / model.group_neck): use level 'neck' "
+                         "(model.group_neck / model.cld_head): use level "
+                         "'neck' "
                          "or 'backbone'")
     return names
 
@@ -71,8 +72,7 @@ def required_prefixes(model: nn.Module, level: str) -> Tuple[str, ...]:
         return ('backbone.', 'neck.')
     if level == 'group':
         branch = _group_branch(model)
-        cld = getattr(model, 'cld', None)
-        from_neck = bool(getattr(cld, 'from_neck', False))
+        from_neck = bool(getattr(model, 'group_from_neck', False))
         return ('backbone.', ) + (('neck.', ) if from_neck else ()) + tuple(
             f'{n}.' for n in branch)
     if level == 'groups':

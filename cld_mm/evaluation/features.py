@@ -132,15 +132,13 @@ def balanced_indices(labels: torch.Tensor, per_class: int) -> List[int]:
 
 def group_features(model: torch.nn.Module,
                    inputs: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) normalized images -> (N, D) unit CLD group features."""
-    cld = getattr(model, 'cld', None)
-    x = model.backbone(inputs)
-    if cld is not None and hasattr(cld, 'group_features'):
-        return cld.group_features(x, model.neck(x))
-    if hasattr(model, 'group_features'):
-        return model.group_features(x, model.neck(x))
-    raise ValueError(f'{type(model).__name__} has no CLD group branch '
-                     "(model.cld): use level 'neck' or 'backbone'")
+    """(N, C, H, W) normalized images -> (N, D) unit CLD group features
+    (the CLD algorithms' ``extract_group_feat``)."""
+    if not hasattr(model, 'extract_group_feat'):
+        raise ValueError(f'{type(model).__name__} has no CLD group branch '
+                         "(model.group_neck): use level 'neck' or "
+                         "'backbone'")
+    return model.extract_group_feat(inputs)
 
 
 def model_features(model: torch.nn.Module, inputs: torch.Tensor,

@@ -4,6 +4,7 @@
 _base_ = '../byol/byol_resnet18_1xb256-coslr-200e_cifar10.py'
 model = dict(
     type='BYOLCLD',
-    cld=dict(group_neck=dict(type='LinearNeck', in_channels=512,
-                             out_channels=128, gap_dim=2, norm_cfg=None),
-             num_clusters=128, temperature=0.2, weight=1.0, num_iters=5))
+    group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+                    gap_dim=2, norm_cfg=None),
+    cld_head=dict(type='CLDHead', num_clusters=128, temperature=0.2,
+                  loss_weight=1.0, num_iters=5))

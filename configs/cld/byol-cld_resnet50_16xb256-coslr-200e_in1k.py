@@ -4,6 +4,7 @@
 _base_ = '../byol/byol_resnet50_16xb256-coslr-200e_in1k.py'
 model = dict(
     type='BYOLCLD',
-    cld=dict(group_neck=dict(type='NormLinearNeck', in_channels=2048,
-                             out_channels=128),
-             num_clusters=120, temperature=0.4, weight=0.25, num_iters=5))
+    group_neck=dict(type='NormLinearNeck', in_channels=2048,
+                    out_channels=128),
+    cld_head=dict(type='CLDHead', num_clusters=120, temperature=0.4,
+                  loss_weight=0.25, num_iters=5))

@@ -9,9 +9,9 @@ _base_ = [
 ]
 model = dict(data_preprocessor={{_base_.data_preprocessor}}, queue_len=4096,
              neck={{_base_.norm_linear_neck}},
-             cld=dict(group_neck=dict(_delete_=True, type='NormLinearNeck',
-                                     in_channels=512, out_channels=128),
-                      num_clusters=100, weight=0.25))
+             group_neck=dict(_delete_=True, type='NormLinearNeck',
+                             in_channels=512, out_channels=128),
+             cld_head=dict(num_clusters=100, loss_weight=0.25))
 train_dataloader = dict(batch_size=128)
 optim_wrapper = dict(optimizer=dict(lr=0.03, weight_decay=7e-4))
 auto_scale_lr = dict(base_batch_size=128)

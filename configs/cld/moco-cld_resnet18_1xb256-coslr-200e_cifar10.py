@@ -11,8 +11,8 @@ _base_ = [
 ]
 model = dict(data_preprocessor={{_base_.data_preprocessor}},
              neck={{_base_.norm_linear_neck}},
-             cld=dict(group_neck=dict(_delete_=True, type='NormLinearNeck',
-                                     in_channels=512, out_channels=128)))
+             group_neck=dict(_delete_=True, type='NormLinearNeck',
+                             in_channels=512, out_channels=128))
 optim_wrapper = dict(optimizer=dict(weight_decay=8e-4))
 val_evaluator = dict(temperature=0.07)
 test_evaluator = val_evaluator

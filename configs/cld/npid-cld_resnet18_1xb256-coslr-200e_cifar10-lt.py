@@ -7,5 +7,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(data_preprocessor={{_base_.data_preprocessor}}, bank_size=12406,
-             cld=dict(num_clusters=128))
+             cld_head=dict(num_clusters=128))
 optim_wrapper = dict(optimizer=dict(weight_decay=7e-4))

@@ -6,5 +6,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(data_preprocessor={{_base_.data_preprocessor}},
-             cld=dict(num_clusters=200))
+             cld_head=dict(num_clusters=200))
 optim_wrapper = dict(optimizer=dict(weight_decay=7e-4))

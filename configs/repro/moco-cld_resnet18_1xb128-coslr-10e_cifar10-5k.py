@@ -12,10 +12,10 @@ model = dict(
     type='MoCoCLD',
     neck=dict(_delete_=True, type='NormLinearNeck', in_channels=512,
               out_channels=128),
-    cld=dict(
-        group_neck=dict(type='NormLinearNeck', in_channels=512,
-                        out_channels=128),
-        num_clusters=100, temperature=0.2, weight=0.8, num_iters=5))
+    group_neck=dict(type='NormLinearNeck', in_channels=512,
+                    out_channels=128),
+    cld_head=dict(type='CLDHead', num_clusters=100, temperature=0.2,
+                  loss_weight=0.8, num_iters=5))
 train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='LoadImageFromFile'),
     dict(type='MultiView', num_views=3,

@@ -1,7 +1,8 @@
 """Label-free hyper-parameter selection: short trials ranked without labels.
 
     python tools/analysis/hparam_search.py CONFIG [--trials 6] [--iters 40]
-        [--space model.cld.temperature=0.1,0.2,0.5 model.cld.weight=0.25:1.0]
+        [--space model.cld_head.temperature=0.1,0.2,0.5
+                 model.cld_head.loss_weight=0.25:1.0]
         [--criterion view_retrieval|align_uniform|alignment|uniformity]
         [--train-ann meta/train_5k.txt] [--eval-per-class 20]
         [--query-ann meta/test_1k.txt] [--query-per-class 20] [--no-knn]
@@ -18,8 +19,9 @@ as memory, ``--query-ann`` images as queries) is printed beside it, with the
 rank correlation between criterion and kNN over the trials.
 
 Space syntax: ``KEY=v1,v2,...`` (a list), ``KEY=lo:hi`` (uniform; integers
-if both are), ``KEY=lo:hi:log`` (log-uniform). For a config with a ``cld``
-part the default space is CLD's T_G, K and lambda.
+if both are), ``KEY=lo:hi:log`` (log-uniform). For a config with a
+``cld_head`` the default space is CLD's T_G, K and lambda. A progress bar on
+stderr counts the finished trials and gives the elapsed time and the ETA.
 """
 import argparse
 import ast
@@ -28,6 +30,7 @@ import json
 import os
 import os.path as osp
 import random
+import sys
 import time
 from typing import Dict, List
 
@@ -35,9 +38,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-DEFAULT_CLD_SPACE = ['model.cld.temperature=0.1,0.2,0.5',
-                     'model.cld.num_clusters=4,8,16',
-                     'model.cld.weight=0.25,0.5,1.0']
+DEFAULT_CLD_SPACE = ['model.cld_head.temperature=0.1,0.2,0.5',
+                     'model.cld_head.num_clusters=4,8,16',
+                     'model.cld_head.loss_weight=0.25,0.5,1.0']
 
 
 def parse_space(specs: List[str]) -> Dict[str, tuple]:
@@ -163,7 +166,7 @@ def parse_args(argv=None):
     p.add_argument('config')
     p.add_argument('--space', nargs='+', default=None,
                    help='KEY=v1,v2 | KEY=lo:hi[:log] (default: CLD T_G, K, '
-                   'lambda)')
+                   'lambda: model.cld_head.*)')
     p.add_argument('--criterion', default='view_retrieval',
                    choices=['view_retrieval', 'align_uniform', 'alignment',
                             'uniformity'])
@@ -187,6 +190,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     import optuna
     from mmengine.runner import Runner
+    from mmengine.utils import ProgressBar
 
     import cld_mm  # noqa: F401
     from cld_mm.evaluation.label_free import CRITERIA
@@ -194,9 +198,9 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     specs = args.space
     if specs is None:
-        if 'cld' not in cfg.model:
-            raise ValueError('the config has no model.cld: give the search '
-                             'space with --space KEY=v1,v2 ...')
+        if 'cld_head' not in cfg.model:
+            raise ValueError('the config has no model.cld_head: give the '
+                             'search space with --space KEY=v1,v2 ...')
         specs = DEFAULT_CLD_SPACE
     space = parse_space(specs)
     if args.grid:
@@ -226,9 +230,13 @@ def main(argv=None) -> dict:
             trial.set_user_attr(k, v)
         print(f'trial {trial.number}: {params} -> ' + ', '.join(
             f'{k} {v:.4f}' for k, v in scores.items()), flush=True)
+        bar.update()
         return scores[args.criterion]
 
+    # trials done / total, elapsed and ETA, on stderr
+    bar = ProgressBar(args.trials, file=sys.stderr)
     study.optimize(objective, n_trials=args.trials)
+    sys.stderr.write('\n')
     rows = sorted(({'trial': t.number, 'params': t.params, **t.user_attrs}
                    for t in study.trials if t.value is not None),
                   key=lambda r: r[args.criterion], reverse=higher)

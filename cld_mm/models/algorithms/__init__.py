@@ -1,6 +1,6 @@
 from .base import EvalFeatureMixin, EvalSelfSupervisor
 from .byol_cld import BYOLCLD, EvalBYOL
-from .cld import CrossLevelDiscrimination, build_cld
+from .cld import CLDMixin
 from .moco_cld import EvalMoCo, MoCoCLD
 from .npid import NPID
 from .npid_cld import NPIDCLD
@@ -8,4 +8,4 @@ from .smog import SMoG
 
 __all__ = ['EvalFeatureMixin', 'EvalSelfSupervisor', 'NPID', 'NPIDCLD', 'MoCoCLD',
            'BYOLCLD', 'EvalMoCo', 'EvalBYOL',
-           'CrossLevelDiscrimination', 'build_cld', 'SMoG']
+           'CLDMixin', 'SMoG']

@@ -1,75 +1,84 @@
-"""The CLD part shared by NPID+CLD, MoCo+CLD and BYOL+CLD.
+"""What NPID+CLD, MoCo+CLD and BYOL+CLD share: a group branch and a CLD head.
 
 `Unsupervised Feature Learning by Cross-Level Instance-Group Discrimination
 <https://arxiv.org/abs/2008.03813>`_ (Wang, Liu, Yu, CVPR 2021).
 
-An algorithm adds CLD with one constructor argument,
-``cld=dict(group_neck=..., num_clusters=..., temperature=..., weight=...)``,
-builds it with :func:`build_cld` and calls ``self.cld(group_a, group_b)``
-with the group features of two views of the same images.
+A CLD algorithm takes the group branch and the head as mmpretrain
+algorithms take ``neck=`` and ``head=``::
+
+    model = dict(
+        type='NPIDCLD', backbone=..., neck=...,            # instance branch
+        group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+                        gap_dim=2, norm_cfg=None),         # group branch
+        cld_head=dict(type='CLDHead', num_clusters=128, temperature=0.2,
+                      loss_weight=1.0))                    # L_CLD
+
+``group_neck='neck'`` reads the group features from the instance neck's
+second output (``TwoBranchMLPNeck``, MoCo v2 + CLD).
 """
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import broadcast, get_world_size
 from mmpretrain.registry import MODELS
 
-from ..losses.cross_level import cross_level_loss_with_stats
-from ..utils.dist import global_cross_level_loss
+from ..utils.checkpoint_convert import upgrade_state_dict
 
 # ``group_neck='neck'``: the group features are the instance neck's second
 # output (a two-branch neck such as TwoBranchMLPNeck)
 FROM_NECK = 'neck'
 
 
-class CrossLevelDiscrimination(nn.Module):
-    """The group branch and the cross-level loss of CLD.
+def _legacy_cld_error(algorithm: str, cld) -> ValueError:
+    """The error for the pre-split ``cld=dict(...)`` argument, with the
+    equivalent new keys spelled out."""
+    old = dict(cld) if isinstance(cld, dict) else {}
+    group_neck = repr(old.pop('group_neck')) if 'group_neck' in old else '...'
+    if 'weight' in old:
+        old['loss_weight'] = old.pop('weight')
+    head = ', '.join(f'{k}={v!r}' for k, v in old.items()) or '...'
+    return ValueError(
+        f'{algorithm}: `cld=dict(...)` is no longer an argument; the group '
+        'branch and the CLD loss are configured as `group_neck=` and '
+        "`cld_head=` (weight -> loss_weight), here: group_neck="
+        f"{group_neck}, cld_head=dict(type='CLDHead', {head})")
 
-    Args:
-        group_neck (dict | str): config of the group branch on the backbone
-            outputs (e.g. ``LinearNeck`` or ``NormLinearNeck`` 512->128), or
-            ``'neck'`` to read the group features from the instance neck's
-            second output (``TwoBranchMLPNeck``). Its output is L2-normalized.
-        num_clusters (int): K of the batch k-means.
-        temperature (float): T_G. Defaults to 0.2.
-        weight (float): lambda; ``loss_cld`` is already multiplied by it.
-            Defaults to 1.0.
-        num_iters (int): k-means iterations. Defaults to 5.
-        spherical (bool): spherical k-means. Defaults to False.
-        init (str): k-means init, ``'first'`` (the authors'), ``'random'`` or
-            ``'kmeans++'``. Defaults to ``'first'``.
-        global_clustering (bool): cluster the batch gathered from every rank
-            instead of each rank's own batch. Defaults to False (the
-            authors').
+
+class CLDMixin:
+    """Builds ``group_neck`` / ``cld_head`` and computes the CLD terms.
+
+    Mixed into an mmpretrain self-supervisor (after ``self.neck`` exists).
+    Checkpoints of the earlier layout (``cld.group_neck.*``) load through
+    :func:`cld_mm.models.utils.checkpoint_convert.upgrade_state_dict`.
     """
 
-    def __init__(self, group_neck: Union[dict, str], num_clusters: int,
-                 temperature: float = 0.2, weight: float = 1.0,
-                 num_iters: int = 5, spherical: bool = False,
-                 init: str = 'first', global_clustering: bool = False) -> None:
-        super().__init__()
-        if int(num_clusters) != num_clusters or num_clusters < 1:
-            raise ValueError(f'cld.num_clusters must be an integer >= 1, got '
-                             f'{num_clusters}')
-        if temperature <= 0:
-            raise ValueError(f'Illegal cld.temperature {temperature}: must be '
-                             '> 0')
-        if weight < 0:
-            raise ValueError(f'cld.weight must be >= 0, got {weight}')
-        if init not in ('first', 'random', 'kmeans++'):
-            raise ValueError(f"cld.init must be 'first', 'random' or "
-                             f"'kmeans++', got {init!r}")
-        self.from_neck = group_neck == FROM_NECK
-        self.group_neck = None if self.from_neck else MODELS.build(group_neck)
-        self.num_clusters = int(num_clusters)
-        self.temperature = temperature
-        self.weight = weight
-        self.num_iters = num_iters
-        self.spherical = spherical
-        self.init = init
-        self.global_clustering = global_clustering
+    group_neck: Optional[torch.nn.Module]
+    cld_head: torch.nn.Module
+
+    def _init_cld(self, group_neck: Union[dict, str, None],
+                  cld_head: Optional[dict], cld: Optional[dict]) -> None:
+        name = type(self).__name__
+        if cld is not None:
+            raise _legacy_cld_error(name, cld)
+        if group_neck is None:
+            raise ValueError(
+                f'{name}: the group branch is missing from the config: set '
+                "model.group_neck (e.g. dict(type='NormLinearNeck', "
+                "in_channels=512, out_channels=128)) or 'neck' with a "
+                'two-branch neck (TwoBranchMLPNeck)')
+        if not isinstance(cld_head, dict):
+            raise ValueError(
+                f"{name} needs `cld_head=dict(type='CLDHead', num_clusters="
+                f'..., temperature=..., loss_weight=...)`, got {cld_head!r}')
+        self.group_from_neck = group_neck == FROM_NECK
+        if self.group_from_neck and getattr(self.neck, 'num_branches', 1) < 2:
+            raise ValueError(
+                f"{name}: group_neck='neck' needs a two-branch neck "
+                f'(TwoBranchMLPNeck), got {type(self.neck).__name__}')
+        self.group_neck = (None if self.group_from_neck else
+                           MODELS.build(group_neck))
+        self.cld_head = MODELS.build(cld_head)
+        self.register_load_state_dict_pre_hook(_upgrade_hook)
 
     def group_features(self, backbone_out: tuple,
                        neck_out: Optional[tuple] = None) -> torch.Tensor:
@@ -80,10 +89,7 @@ class CrossLevelDiscrimination(nn.Module):
             neck_out (tuple, optional): the instance neck outputs; needed
                 when ``group_neck='neck'``.
         """
-        if self.from_neck:
-            if neck_out is None or len(neck_out) < 2:
-                raise ValueError("cld.group_neck='neck' needs a neck with a "
-                                 'group output (e.g. TwoBranchMLPNeck)')
+        if self.group_from_neck:
             feats = neck_out[1]
         else:
             feats = self.group_neck(backbone_out)[0]
@@ -91,59 +97,29 @@ class CrossLevelDiscrimination(nn.Module):
             feats = feats.mean(dim=(2, 3))
         return F.normalize(feats.flatten(1), dim=1)
 
-    def _generator(self, device: torch.device) -> Optional[torch.Generator]:
-        """A generator seeded alike on every rank, for a random init."""
-        if self.init == 'first' or not (self.global_clustering and
-                                        get_world_size() > 1):
-            return None
-        seed = torch.randint(2**62, (1,), device=device)
-        broadcast(seed, src=0)
-        return torch.Generator().manual_seed(int(seed))
-
-    def forward(self, group_a: torch.Tensor,
-                group_b: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """``loss_cld`` (lambda * L_CLD) and the diagnostics.
+    def cld_loss(self, views: Sequence[tuple]) -> Dict[str, torch.Tensor]:
+        """``cld_head.loss`` between the first two views' group features.
 
         Args:
-            group_a (Tensor): (N, D) unit group features of view a.
-            group_b (Tensor): (N, D) unit group features of view b.
-
-        Returns:
-            dict: ``loss_cld``, ``cld_group_acc`` (percent, view a against
-            view b's groups), ``cld_num_groups`` (non-empty clusters).
+            views (Sequence[tuple]): ``(backbone outputs, neck outputs)`` of
+                each view.
         """
-        options = dict(spherical=self.spherical, init=self.init,
-                       generator=self._generator(group_a.device))
-        fn = (global_cross_level_loss if self.global_clustering else
-              cross_level_loss_with_stats)
-        loss, stats = fn(group_a, group_b, self.num_clusters,
-                         self.temperature, self.num_iters, **options)
-        return dict(loss_cld=self.weight * loss,
-                    cld_group_acc=stats['group_acc'],
-                    cld_num_groups=stats['num_groups'])
+        (xa, na), (xb, nb) = views[:2]
+        return self.cld_head.loss(self.group_features(xa, na),
+                                  self.group_features(xb, nb))
+
+    def extract_group_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images -> (N, D) unit group features (evaluation)."""
+        x = self.backbone(inputs)
+        return self.group_features(
+            x, self.neck(x) if self.group_from_neck else None)
 
 
-def build_cld(cld: Optional[dict], neck: nn.Module,
-              algorithm: str) -> CrossLevelDiscrimination:
-    """Build the CLD part from an algorithm's ``cld`` argument.
-
-    Raises:
-        ValueError: ``cld`` or its ``group_neck`` is missing, or
-            ``group_neck='neck'`` with a single-output neck.
-    """
-    if not isinstance(cld, dict):
-        raise ValueError(
-            f'{algorithm} needs `cld=dict(group_neck=..., num_clusters=..., '
-            f'temperature=..., weight=...)`, got {cld!r}')
-    if cld.get('group_neck') is None:
-        raise ValueError(
-            f'{algorithm}: the group branch is missing from the config: set '
-            "model.cld.group_neck (e.g. dict(type='NormLinearNeck', "
-            "in_channels=512, out_channels=128)) or 'neck' with a two-branch "
-            'neck (TwoBranchMLPNeck)')
-    if cld['group_neck'] == FROM_NECK and \
-            getattr(neck, 'num_branches', 1) < 2:
-        raise ValueError(
-            f"{algorithm}: cld.group_neck='neck' needs a two-branch neck "
-            f'(TwoBranchMLPNeck), got {type(neck).__name__}')
-    return CrossLevelDiscrimination(**cld)
+def _upgrade_hook(module, state_dict, prefix, *args) -> None:
+    """Rename the earlier layout's keys in place before a state dict loads."""
+    own = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
+    new = upgrade_state_dict(own, prefix=prefix)
+    if list(new) != list(own):
+        for key in own:
+            del state_dict[key]
+        state_dict.update(new)

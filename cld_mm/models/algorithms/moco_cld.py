@@ -1,5 +1,5 @@
 """MoCo v1/v2 + CLD with three crops (query, key, second query)."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,11 +9,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from .base import EvalFeatureMixin
-from .cld import build_cld
+from .cld import CLDMixin
 
 
 @MODELS.register_module()
-class MoCoCLD(EvalFeatureMixin, MoCo):
+class MoCoCLD(CLDMixin, EvalFeatureMixin, MoCo):
     """MoCo with CLD (`Wang et al., 2021 <https://arxiv.org/abs/2008.03813>`_).
 
     Three crops per image, ``inputs = [q, k, q2]``. The instance loss is
@@ -21,12 +21,12 @@ class MoCoCLD(EvalFeatureMixin, MoCo):
     temperature), logged as ``loss_instance``; the queue then receives k.
     CLD runs between the group features of q and q2 (``loss_cld``,
     ``cld_group_acc``, ``cld_num_groups``). v1: linear heads; v2: MLP heads
-    (``TwoBranchMLPNeck`` with ``cld.group_neck='neck'`` shares the hidden
-    layer between the branches, as the authors' MoCo v2 scripts).
+    (``TwoBranchMLPNeck`` with ``group_neck='neck'`` shares the hidden layer
+    between the branches, as the authors' MoCo v2 scripts).
 
     Args:
-        cld (dict): the CLD part (see :class:`CrossLevelDiscrimination`);
-            ``group_neck`` is required.
+        group_neck (dict | str): the group branch, or ``'neck'``.
+        cld_head (dict): the :class:`cld_mm.models.heads.CLDHead` config.
         eval_level (str): kNN feature level. Defaults to ``'neck'``.
         *args, **kwargs: the arguments of mmpretrain's ``MoCo``
             (``queue_len``, ``feat_dim``, ``momentum`` in mmengine's
@@ -34,10 +34,11 @@ class MoCoCLD(EvalFeatureMixin, MoCo):
             0.999).
     """
 
-    def __init__(self, *args, cld: Optional[dict] = None,
+    def __init__(self, *args, group_neck: Union[dict, str, None] = None,
+                 cld_head: Optional[dict] = None, cld: Optional[dict] = None,
                  eval_level: str = 'neck', **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.cld = build_cld(cld, self.neck, 'MoCoCLD')
+        self._init_cld(group_neck, cld_head, cld)
         self.eval_level = self._check_eval_level(eval_level)
 
     def _infonce(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -54,10 +55,7 @@ class MoCoCLD(EvalFeatureMixin, MoCo):
             raise ValueError('MoCoCLD needs three crops per image (q, k, q2): '
                              'MultiView num_views=3')
         im_q, im_k, im_q2 = inputs[:3]
-        outs = []
-        for img in (im_q, im_q2):
-            x = self.backbone(img)
-            outs.append((x, self.neck(x)))
+        outs = [(x, self.neck(x)) for x in map(self.backbone, (im_q, im_q2))]
         q, q2 = (F.normalize(n[0], dim=1) for _, n in outs)  # NxC
         with torch.no_grad():
             self.encoder_k.update_parameters(
@@ -67,10 +65,7 @@ class MoCoCLD(EvalFeatureMixin, MoCo):
             k = batch_unshuffle_ddp(k, idx_unshuffle)
         loss = 0.5 * (self._infonce(q, k) + self._infonce(q2, k))
         self._dequeue_and_enqueue(k)
-        group_q, group_q2 = (self.cld.group_features(x, n) for x, n in outs)
-        losses = dict(loss_instance=loss)
-        losses.update(self.cld(group_q, group_q2))
-        return losses
+        return dict(loss_instance=loss, **self.cld_loss(outs))
 
 
 @MODELS.register_module()

@@ -1,1 +1,1 @@
-from .smog_head import SMoGHead  # noqa: F401
+from .cld_head import CLDHead  # noqa: F401

@@ -7,12 +7,19 @@ instance of one view is then classified against the other view's centroids,
 its target being the cluster the other view of the same image fell into::
 
     L_CLD = 1/2 [CE(f_a C_b^T / T, labels_b) + CE(f_b C_a^T / T, labels_a)]
+
+The authors cluster each GPU's local batch; with 64 images per GPU and K=120
+every image is then its own cluster. :func:`global_cross_level_loss`
+clusters the global batch instead (the same as :func:`cross_level_loss` in
+one process).
 """
 from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import get_rank
 
+from ..utils.dist import all_gather_with_grad
 from ..utils.kmeans import batch_kmeans
 
 
@@ -121,3 +128,51 @@ def cross_level_loss(group_feats_a: torch.Tensor,
     return cross_level_loss_with_stats(group_feats_a, group_feats_b,
                                        num_clusters, temperature, num_iters,
                                        **kmeans_options)[0]
+
+
+def global_cross_level_loss(
+        group_feats_a: torch.Tensor, group_feats_b: torch.Tensor,
+        num_clusters: int, temperature: float, num_iters: int = 5,
+        **kmeans_options) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """L_CLD with k-means on the global batch, the loss on the local rows.
+
+    Both views' group features are gathered from every rank
+    (:func:`all_gather_with_grad`), each view's global batch is clustered
+    (every rank computes the same clustering), and this rank's loss is
+    :func:`cross_level_terms` of its own rows against the global centroids
+    and labels. Equal local batches make the mean of the ranks' losses the
+    single-process loss of the concatenated batch; the gradient each rank's
+    rows receive is ``world_size`` times that loss's gradient, which DDP's
+    gradient averaging turns into exactly the single-process gradient.
+
+    Args:
+        group_feats_a (Tensor): (N, D) local group features of view a.
+        group_feats_b (Tensor): (N, D) local group features of view b.
+        num_clusters (int): K >= 1, compared with the global batch size.
+        temperature (float): T_G > 0.
+        num_iters (int): k-means iterations. Defaults to 5.
+        **kmeans_options: ``spherical``, ``init``, ``generator`` of
+            :func:`batch_kmeans` (a seeded generator must be seeded alike on
+            every rank for identical clusterings).
+
+    Returns:
+        tuple[Tensor, dict]: the scalar local loss and the diagnostics of
+        :func:`cross_level_terms` (on the local rows), plus ``labels_a`` and
+        ``labels_b``: (N,) global cluster indices of the local rows.
+    """
+    check_group_feats(group_feats_a, group_feats_b, num_clusters, temperature)
+    n = group_feats_a.shape[0]
+    start = get_rank() * n
+    all_a = all_gather_with_grad(group_feats_a)
+    all_b = all_gather_with_grad(group_feats_b)
+    labels_a, centroids_a = batch_kmeans(all_a, num_clusters, num_iters,
+                                         **kmeans_options)
+    labels_b, centroids_b = batch_kmeans(all_b, num_clusters, num_iters,
+                                         **kmeans_options)
+    local = slice(start, start + n)
+    loss, stats = cross_level_terms(all_a[local], all_b[local],
+                                    labels_a[local], centroids_a,
+                                    labels_b[local], centroids_b,
+                                    temperature)
+    stats.update(labels_a=labels_a[local], labels_b=labels_b[local])
+    return loss, stats

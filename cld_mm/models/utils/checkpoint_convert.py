@@ -230,3 +230,50 @@ class PretrainedBackbone:
             sub._is_init = True
             print_log(f'{path}: {len(assigned[path])} tensors loaded from '
                       f'{self.checkpoint}', logger='current')
+
+
+# Renames of model state-dict keys between cld_mm layouts, oldest first:
+# (old prefix, new prefix). The CLD group branch was ``cld.group_neck`` (a
+# ``CrossLevelDiscrimination`` module configured by ``cld=dict(...)``); it is
+# the algorithm's ``group_neck`` beside the parameter-free ``cld_head``.
+KEY_RENAMES = (('cld.group_neck.', 'group_neck.'), )
+
+
+def upgrade_state_dict(state_dict: StateDict,
+                       prefix: str = '') -> Dict[str, torch.Tensor]:
+    """Rename the keys of an earlier cld_mm layout to the current one.
+
+    Keys under ``prefix`` that start with an old name of
+    :data:`KEY_RENAMES` get the new name (``cld.group_neck.fc.weight`` ->
+    ``group_neck.fc.weight``); every other key is kept as is. A state dict
+    of the current layout comes back unchanged.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): a model state dict (no DDP
+            ``module.`` prefix, see :func:`unwrap_state_dict`).
+        prefix (str): the model's own prefix inside ``state_dict``.
+            Defaults to ''.
+
+    Returns:
+        dict: the state dict with current key names, same tensors, same
+        order.
+
+    Raises:
+        KeyError: an old key and its new name are both present.
+
+    Examples:
+        >>> w = torch.zeros(2)
+        >>> list(upgrade_state_dict({'cld.group_neck.fc.bias': w}))
+        ['group_neck.fc.bias']
+    """
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        for old, new in KEY_RENAMES:
+            if key.startswith(prefix + old):
+                renamed = prefix + new + key[len(prefix + old):]
+                if renamed in state_dict:
+                    raise KeyError(f'state dict holds both {key!r} (earlier '
+                                   f'layout) and {renamed!r}')
+                key = renamed
+        out[key] = value
+    return out

@@ -9,7 +9,7 @@ norm_linear_neck = dict(_delete_=True, type='NormLinearNeck', in_channels=512,
                         out_channels=128)
 model = dict(
     type='MoCoCLD',
-    cld=dict(
-        group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
-                        gap_dim=2, norm_cfg=None),
-        num_clusters=200, temperature=0.2, weight=0.8, num_iters=5))
+    group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+                    gap_dim=2, norm_cfg=None),
+    cld_head=dict(type='CLDHead', num_clusters=200, temperature=0.2,
+                  loss_weight=0.8, num_iters=5))

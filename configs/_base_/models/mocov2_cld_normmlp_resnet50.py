@@ -7,5 +7,6 @@ model = dict(
     neck=dict(_delete_=True, type='TwoBranchMLPNeck', in_channels=2048,
               hid_channels=2048, out_channels=128, group_channels=128,
               normalized=True),
-    cld=dict(group_neck='neck', num_clusters=120, temperature=0.4,
-             weight=0.25, num_iters=5))
+    group_neck='neck',  # the neck's second (group) output
+    cld_head=dict(type='CLDHead', num_clusters=120, temperature=0.4,
+                  loss_weight=0.25, num_iters=5))

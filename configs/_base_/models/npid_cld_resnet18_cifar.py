@@ -3,7 +3,7 @@
 _base_ = './npid_resnet18_cifar.py'
 model = dict(
     type='NPIDCLD',
-    cld=dict(
-        group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
-                        gap_dim=2, norm_cfg=None),
-        num_clusters=128, temperature=0.2, weight=1.0, num_iters=5))
+    group_neck=dict(type='LinearNeck', in_channels=512, out_channels=128,
+                    gap_dim=2, norm_cfg=None),
+    cld_head=dict(type='CLDHead', num_clusters=128, temperature=0.2,
+                  loss_weight=1.0, num_iters=5))
