@@ -87,6 +87,8 @@ def test_authors_hyper_parameters():
     assert c.optim_wrapper.optimizer.lr == 0.2
     assert c.train_cfg.max_epochs == 200
     assert c.model.neck.type == 'TwoBranchMLPNeck' and c.model.neck.normalized
+    # the group features are the two-branch neck's second output
+    assert c.model.group_neck == 'neck'
     c = _cfg('configs/cld/mocov2-cld-normmlp_resnet50_8xb64-coslr-200e_in100.py')
     assert c.optim_wrapper.optimizer.lr == 0.8
     c = _cfg('configs/cld/mocov2-cld-normmlp_resnet50_8xb64-coslr-80e_kitchen-hc.py')
