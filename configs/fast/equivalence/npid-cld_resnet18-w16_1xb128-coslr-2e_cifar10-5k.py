@@ -11,7 +11,7 @@ max_epochs = 2
 model = dict(
     backbone=dict(base_channels=16, stem_channels=16),
     neck=dict(in_channels=128),
-    cld=dict(group_neck=dict(in_channels=128)))
+    group_neck=dict(in_channels=128))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
