@@ -1,5 +1,6 @@
 """SMoG on 2 real gloo ranks: identical state on both ranks, and the same
 step as one process over the concatenated batch."""
+import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -9,23 +10,12 @@ from dist_utils import run_gloo
 
 
 def _smog_worker(rank, world_size):
-    from mmpretrain.registry import MODELS
-
-    import cld_mm  # noqa: F401
-    torch.manual_seed(100 + rank)  # different initial groups on purpose
-    model = MODELS.build(dict(
-        type='SMoG', num_groups=6, feat_dim=16, cache_size=16,
-        kmeans_iters=3, beta_schedule='fixed', beta=0.9,
-        head=dict(type='SMoGHead', temperature=0.1),
-        backbone=dict(type='ResNet_CIFAR', depth=18),
-        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=32,
-                  out_channels=16, norm_cfg=dict(type='BN1d')),
-        predictor=dict(type='NonLinearNeck', in_channels=16, hid_channels=32,
-                       out_channels=16, with_avg_pool=False,
-                       with_last_bn=False, norm_cfg=dict(type='BN1d'))))
+    # different initial weights and groups on the two ranks on purpose
+    model = build_tiny_smog(seed=100 + rank, dtype=torch.float32,
+                            fixed_beta=0.9, cache_size=16)
     trace = []
     for step in range(4):  # different local batches on the two ranks
-        views = [torch.rand(4, 3, 16, 16) for _ in range(2)]
+        views = tiny_views(4, seed=100 * rank + step, dtype=torch.float32)
         before = model.groups.clone()
         model.loss(views, None)['loss_group'].backward()
         trace.append((before, model.groups.clone()))
@@ -36,14 +26,25 @@ def _smog_worker(rank, world_size):
               for k, v in model.target.module.state_dict().items()}
     online = {k: v.clone() for k, v in torch.nn.Sequential(
         model.backbone, model.neck).state_dict().items()}
-    model.loss([torch.rand(4, 3, 16, 16) for _ in range(2)], None)
+    model.loss(tiny_views(4, seed=50 + rank, dtype=torch.float32), None)
     return dict(trace=trace, cache=model.feature_cache.clone(), pre=pre,
                 post=post, fired=fired, final=model.groups.clone(),
                 target=target, online=online)
 
 
-def test_groups_identical_across_ranks():
-    r0, r1 = run_gloo(_smog_worker, 2)
+def _both_workers(rank, world_size):
+    """One gloo spawn for both tests (spawning costs most of their time)."""
+    return dict(identical=_smog_worker(rank, world_size),
+                steps=_run_steps(rank, world_size))
+
+
+@pytest.fixture(scope='module')
+def gloo_results():
+    return run_gloo(_both_workers, 2)
+
+
+def test_groups_identical_across_ranks(gloo_results):
+    r0, r1 = (r['identical'] for r in gloo_results)
     for (b0, a0), (b1, a1) in zip(r0['trace'], r1['trace']):
         assert torch.equal(a0, a1)  # the same groups after every step
         assert (a0 - b0).abs().max() > 1e-4  # and they moved
@@ -128,9 +129,9 @@ def _run_steps(rank, world_size):
     return dict(trace=trace, fired=fired, regrouped=model.groups.clone())
 
 
-def test_two_ranks_equal_one_process_over_the_whole_batch():
+def test_two_ranks_equal_one_process_over_the_whole_batch(gloo_results):
     one = _run_steps(0, 1)  # this process, no process group
-    r0, r1 = run_gloo(_run_steps, 2)
+    r0, r1 = (r['steps'] for r in gloo_results)
 
     def close(got, want, what):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12,

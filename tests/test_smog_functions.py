@@ -98,8 +98,8 @@ def test_linear_beta_schedule():
 
 
 def test_old_beta_arguments_give_clear_errors():
-    from tiny_smog import smog_cfg
     from mmpretrain.registry import MODELS
+    from tiny_smog import smog_cfg
     with pytest.raises(ValueError, match='beta_start.*beta_end'):
         MODELS.build(smog_cfg(beta_end_factor=0.99))
     with pytest.raises(ValueError, match="beta_schedule='fixed'"):

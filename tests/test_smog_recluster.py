@@ -6,8 +6,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
-from tiny_smog import CACHE_SIZE, NUM_GROUPS, build_tiny_smog, smog_cfg, \
-    tiny_views
+from tiny_smog import (
+    CACHE_SIZE,
+    NUM_GROUPS,
+    build_tiny_smog,
+    smog_cfg,
+    tiny_views,
+)
 
 from cld_mm.models.utils.kmeans_faiss import faiss_available
 

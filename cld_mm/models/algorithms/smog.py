@@ -5,8 +5,13 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import (all_gather, all_reduce, broadcast, get_rank,
-                           get_world_size)
+from mmengine.dist import (
+    all_gather,
+    all_reduce,
+    broadcast,
+    get_rank,
+    get_world_size,
+)
 from mmengine.logging import MessageHub
 from mmengine.model import ExponentialMovingAverage
 from mmpretrain.registry import MODELS
@@ -186,7 +191,8 @@ class SMoG(EvalSelfSupervisor):
                              f'num_groups ({num_groups}) to re-cluster')
         if recluster_backend not in RECLUSTER_BACKENDS:
             raise ValueError(f'recluster_backend must be one of '
-                             f'{RECLUSTER_BACKENDS}, got {recluster_backend!r}')
+                             f'{RECLUSTER_BACKENDS}, got '
+                             f'{recluster_backend!r}')
         if recluster_backend == 'faiss' and not faiss_available():
             raise ValueError(
                 "recluster_backend='faiss' needs faiss, which is not "

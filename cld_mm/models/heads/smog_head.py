@@ -1,4 +1,4 @@
-"""SMoG's head: predictions against the group table -> group-contrastive loss."""
+"""SMoG's head: predictions against the group table -> the group loss."""
 from typing import Dict, Optional, Sequence
 
 import torch
