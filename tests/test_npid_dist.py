@@ -1,9 +1,11 @@
 """NPID's memory bank is identical on 2 real gloo ranks, from the start.
 
-The ranks build their models from different seeds, as a Runner with
-``randomness.diff_rank_seed=True`` (the default runtime) does, so their
-random initial banks differ; the first step broadcasts rank 0's bank, and
-every update is made from the features gathered from both ranks.
+The ranks build their models from different seeds (as
+``randomness.diff_rank_seed=True``, the default runtime, does) and train
+without a Runner (whose weight initialisation would broadcast the buffers),
+so their random initial banks differ; the model's first step broadcasts rank
+0's bank, and every update is made from the features gathered from both
+ranks.
 """
 import torch
 

@@ -36,11 +36,13 @@ class NPID(EvalSelfSupervisor):
     before the step; then the bank rows are updated by view a and then view b
     with ``v <- normalize(m v + (1 - m) f)``. Under distributed training the
     features and indices of every rank are gathered first, so every rank's
-    bank stays identical; it starts identical because the first training
-    step of a process broadcasts rank 0's bank (the random initial bank of a
-    fresh run differs per rank under ``diff_rank_seed``, and the model
-    wrapper does not broadcast buffers; a resumed bank is already the same
-    on every rank, the broadcast leaves it unchanged).
+    bank stays identical. It also starts identical: the first training step
+    of a process broadcasts rank 0's bank. mmengine's Runner already
+    broadcasts every buffer when it initialises the weights; the step's own
+    broadcast covers the model trained without a Runner (a custom loop, DDP
+    with ``broadcast_buffers=False``), where ranks seeded differently draw
+    different random banks. A resumed bank is the same on every rank and
+    stays unchanged.
 
     Args:
         backbone (dict): backbone config (``ResNet_CIFAR`` depth 18 for 32 px).
