@@ -1,6 +1,7 @@
 """Train a cld_mm (or any mmpretrain) config with an mmengine Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
+        [--amp [bf16|fp16]] [--channels-last] [--compile [BACKEND]]
         [--cfg-options key=value ...] [--launcher pytorch]
 """
 import argparse
@@ -23,6 +24,7 @@ from cld_mm.engine.dist_env import (
     finish_process_group,
     init_cpu_process_group,
 )
+from cld_mm.engine.step_options import apply_step_options
 
 
 def parse_args():
@@ -32,8 +34,15 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint '
                         'in the work dir when no CKPT is given')
-    parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision training')
+    parser.add_argument('--amp', nargs='?', const='auto', default=None,
+                        choices=['auto', 'bf16', 'fp16'],
+                        help='mixed precision (CPU or GPU); without a value: '
+                        'fp16 with CUDA, else bf16')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last memory format (ChannelsLastHook)')
+    parser.add_argument('--compile', nargs='?', const=True, default=False,
+                        help='torch.compile the train step (mmengine '
+                        '"compile"); optional torch.compile backend name')
     parser.add_argument('--no-validate', action='store_true',
                         help='skip evaluation during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -58,9 +67,7 @@ def merge_args(cfg: Config, args) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    apply_step_options(cfg, args.amp, args.channels_last, args.compile)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

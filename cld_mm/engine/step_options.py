@@ -8,18 +8,24 @@
   memory format before the run; convolutions then produce channels-last
   activations (faster on GPUs with tensor cores). ``--channels-last``.
 
-``torch.compile`` needs nothing here: mmengine compiles ``train_step`` (the
-backbone included) when the config sets ``compile=True`` or
-``compile=dict(...)`` (``tools/train.py --compile``).
+* ``torch.compile`` needs no code: mmengine's Runner compiles the model's
+  ``train_step`` (data preprocessor, backbone, necks, heads) when the config
+  sets ``compile=True`` or ``compile=dict(backend=..., mode=...)``
+  (``tools/train.py --compile``).
 
-Precision: k-means (:mod:`cld_mm.models.utils.kmeans`) and the kNN metric
-compute in float32 under autocast.
+:func:`apply_step_options` folds the three switches into a config; it is
+what ``tools/train.py`` calls.
+
+mmengine's own ``AmpOptimWrapper`` is not enough on a CPU: its constructor
+asserts that a CUDA (or NPU/MLU/MUSA) device is available, so CPU runs (and
+the tests of this option) could not use it.
 """
 from contextlib import contextmanager
-from typing import Union
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
@@ -123,3 +129,48 @@ class ChannelsLastHook(Hook):
 
     def before_test(self, runner) -> None:
         self._apply(runner)
+
+
+def apply_step_options(cfg: Config, amp: Optional[str] = None,
+                       channels_last: bool = False,
+                       compile: Union[bool, str, dict] = False) -> Config:
+    """Fold the step options into a training config (in place).
+
+    Args:
+        cfg (Config): the training config.
+        amp (str, optional): mixed precision: ``'bf16'``, ``'fp16'`` (or
+            their long names), or ``'auto'`` (float16 with CUDA, else
+            bfloat16). The optimizer wrapper becomes
+            :class:`MixedPrecisionOptimWrapper` with the config's optimizer,
+            clipping and other wrapper arguments. Defaults to None (off).
+        channels_last (bool): add :class:`ChannelsLastHook` to the custom
+            hooks (once). Defaults to False.
+        compile (bool | str | dict): mmengine's ``compile`` setting: True,
+            a ``torch.compile`` backend name, or ``torch.compile`` keyword
+            arguments. Defaults to False (unchanged).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if amp is not None:
+        dtype = None if amp == 'auto' else amp_dtype(amp)
+        wrapper = cfg.get('optim_wrapper')
+        if wrapper is None:
+            raise ValueError('--amp needs an optim_wrapper in the config')
+        if wrapper.get('type') not in (None, 'OptimWrapper', 'AmpOptimWrapper',
+                                       'NaNGuardOptimWrapper',
+                                       'MixedPrecisionOptimWrapper'):
+            raise ValueError('mixed precision replaces the optimizer wrapper; '
+                             f'{wrapper.get("type")!r} is not a plain one')
+        wrapper.type = 'MixedPrecisionOptimWrapper'
+        wrapper.dtype = None if dtype is None else str(dtype).split('.')[-1]
+        wrapper.setdefault('loss_scale', 'dynamic')
+    if channels_last:
+        hooks = list(cfg.get('custom_hooks') or [])
+        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
+            hooks.append(dict(type='ChannelsLastHook'))
+        cfg.custom_hooks = hooks
+    if compile:
+        cfg.compile = dict(backend=compile) if isinstance(compile, str) \
+            else compile
+    return cfg

@@ -1,3 +1,4 @@
+from ..step_options import ChannelsLastHook
 from .bank_size_check import BankSizeCheckHook
 from .checkpoint_check import CheckpointCheckHook
 from .nonfinite_loss import NonFiniteLossHook
@@ -8,4 +9,4 @@ from .train_data_check import TrainDataCheckHook
 
 __all__ = ['BankSizeCheckHook', 'CheckpointCheckHook', 'NonFiniteLossHook',
            'ResumeValidationHook', 'RNGStateHook', 'TrainDataCheckHook',
-           'SMoGReclusterHook']
+           'SMoGReclusterHook', 'ChannelsLastHook']

@@ -39,16 +39,22 @@ def faiss_available() -> bool:
 
 
 def _faiss_top2(x_np, centroids: torch.Tensor):
-    """(N,) best centroid of every row, (N,) its similarity and (N,) the
-    second-best similarity (inner products; -inf when K = 1)."""
+    """(N,) best centroid of every row (ties to the lower index), (N,) its
+    similarity and (N,) the second-best similarity (inner products; -inf
+    when K = 1)."""
     index = faiss.IndexFlatIP(centroids.shape[1])
     index.add(centroids.contiguous().numpy())
     k = min(2, centroids.shape[0])
     sims, nearest = index.search(x_np, k)
-    sims = torch.from_numpy(sims)
-    second = sims[:, 1] if k == 2 else torch.full_like(sims[:, 0],
-                                                       -float('inf'))
-    return torch.from_numpy(nearest[:, 0]).long(), sims[:, 0], second
+    sims, nearest = torch.from_numpy(sims), torch.from_numpy(nearest).long()
+    if k == 1:
+        return nearest[:, 0], sims[:, 0], torch.full_like(sims[:, 0],
+                                                          -float('inf'))
+    # a tie (e.g. a re-seeded centroid equal to a one-row cluster's) goes to
+    # the lower index, as torch's argmax does
+    tie = sims[:, 1] == sims[:, 0]
+    labels = torch.where(tie, nearest.min(1).values, nearest[:, 0])
+    return labels, sims[:, 0], sims[:, 1]
 
 
 def _assign(x: torch.Tensor, x_np, centroids: torch.Tensor, state: dict,
