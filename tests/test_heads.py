@@ -277,3 +277,13 @@ def test_legacy_checkpoint_loads_in_a_runner(tmp_path, cifar_t20):
     dst.load_checkpoint(path, strict=True)
     for k, v in dst.model.state_dict().items():
         assert torch.equal(v, state[k]), k
+
+
+def test_group_features_from_a_single_output_neck_are_refused():
+    cfg = _tiny('MoCoCLD')
+    cfg['group_neck'] = 'neck'          # LinearNeck has no second output
+    with pytest.raises(ValueError, match='two-branch neck'):
+        MODELS.build(cfg)
+    cfg.pop('cld_head')
+    with pytest.raises(ValueError, match='needs `cld_head='):
+        MODELS.build(dict(cfg, group_neck=tiny_models.linear_neck(6)))

@@ -90,6 +90,9 @@ class CLDMixin:
                 when ``group_neck='neck'``.
         """
         if self.group_from_neck:
+            if neck_out is None or len(neck_out) < 2:
+                raise ValueError("group_neck='neck' needs the instance "
+                                 "neck's two outputs (TwoBranchMLPNeck)")
             feats = neck_out[1]
         else:
             feats = self.group_neck(backbone_out)[0]
