@@ -27,9 +27,16 @@ def _global_worker(rank, world_size, num_clusters):
     loss.backward()
     # the plain gather: every rank sees the concatenated batch
     gathered = all_gather_with_grad(fa.detach())
+    # CLDHead's random k-means init on the global batch: rank 0's seed on
+    # every rank (identical clusterings), a new one at each step
+    from cld_mm.models.heads import CLDHead
+    head = CLDHead(num_clusters, init='random', global_clustering=True)
+    torch.manual_seed(100 + rank)              # ranks' own RNGs differ
+    draws = [torch.rand(4, generator=head._generator(fa.device))
+             for _ in range(2)]
     return dict(loss=loss.detach(), labels_a=stats['labels_a'],
                 labels_b=stats['labels_b'], grad_a=fa.grad, grad_b=fb.grad,
-                gathered=gathered)
+                gathered=gathered, draws=draws)
 
 
 def _single(num_clusters):
@@ -51,6 +58,9 @@ def test_global_clustering_equals_single_process_clustering():
     fa_all, _ = _data()
     assert torch.equal(r0['gathered'], fa_all)
     assert torch.equal(r1['gathered'], fa_all)
+    for d0, d1 in zip(r0['draws'], r1['draws']):
+        assert torch.equal(d0, d1)
+    assert not torch.equal(r0['draws'][0], r0['draws'][1])
     assert torch.equal(torch.cat([r0['labels_a'], r1['labels_a']]), labels_a)
     assert torch.equal(torch.cat([r0['labels_b'], r1['labels_b']]), labels_b)
     assert labels_a.unique().numel() < 2 * N_LOCAL  # real groups formed
