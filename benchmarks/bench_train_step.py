@@ -105,7 +105,8 @@ class StepRunner:
         self.model = MODELS.build(model_cfg).to(device).train()
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
         if amp:
-            optim_cfg.type = 'AmpOptimWrapper'
+            # float16 on CUDA, bfloat16 on CPU (cld_mm.engine.step_options)
+            optim_cfg.type = 'MixedPrecisionOptimWrapper'
             optim_cfg.setdefault('loss_scale', 'dynamic')
         self.optim = build_optim_wrapper(self.model, optim_cfg)
         self.bank = int(getattr(self.model, 'bank_size', 0)) or None
@@ -175,7 +176,8 @@ def main(argv=None) -> dict:
     p.add_argument('--size', type=int, default=32, help='input size (px)')
     p.add_argument('--backbone', default='resnet18-cifar',
                    choices=['config', *BACKBONES])
-    p.add_argument('--amp', action='store_true', help='AmpOptimWrapper')
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision (fp16 on CUDA, bf16 on CPU)')
     p.add_argument('--gpu-preset', action='store_true',
                    help='cuda, resnet50, batch 256, 224 px, AMP')
     p.add_argument('--pair', nargs=3, action='append',

@@ -120,3 +120,47 @@ def test_bench_data_pipeline(cifar_slice):
     batch = next(iter(mod.make_loader(cfg, ds, 4, 0)))
     assert len(batch['inputs']) == 3
     assert batch['inputs'][0].shape == (4, 3, 32, 32)
+
+
+def test_bench_recluster_small():
+    mod = bench('bench_recluster')
+    res = mod.main(['--small', '--reps', '1', '--warmup', '0',
+                    '--threads', '1'])
+    assert (res['n'], res['dim'], res['k'], res['iters']) == (4000, 32, 100, 5)
+    for name in ('faiss_path', 'torch_path', 'faiss_kmeans'):
+        assert res[f'{name}_s']['median'] > 0
+        # every path finds the planted structure (noise 0.6 / sqrt(dim))
+        assert res[f'{name}_mean_cosine'] > 0.8
+    assert res['ratio_faiss_path_over_faiss_kmeans'] == pytest.approx(
+        res['faiss_path_s']['median'] / res['faiss_kmeans_s']['median'])
+    # the two cld_mm paths compute the same centroids from the same seed
+    assert res['paths_max_abs_diff'] < 1e-5
+
+
+def test_bench_fast_path_small(cifar_slice, tmp_path):
+    mod = bench('bench_fast_path')
+    root, train_ann, _ = cifar_slice
+    res = mod.main(['--small', '--ann-file', train_ann, '--data-root', root,
+                    '--cache-dir', str(tmp_path), '--threads', '1'])
+    assert [(r['setting'], r['views'], r['batch']) for r in res['rows']] == \
+        [('32px-2v', 2, 4), ('96px-3v', 3, 4)]
+    for r in res['rows']:
+        for w in (0, 1):
+            assert r[f'fast_over_mmcv_w{w}'] == pytest.approx(
+                r['fast_images_per_s'] / r[f'mmcv_w{w}_images_per_s'])
+            assert 0 <= r[f'mmcv_w{w}_wait_share'] <= 1
+            assert r[f'mmcv_w{w}_step_over_fast'] == pytest.approx(
+                r[f'mmcv_w{w}_step_s'] / r['fast_step_s'])
+        assert 0 < r['fast_augment_share'] <= 1
+    # the fast path of a setting draws the setting's views at its size
+    from mmpretrain.registry import MODELS
+    cfg = mod.setting_config('96px-3v', root, train_ann)
+    dataset, pre_cfg = mod.fast_path(cfg, str(tmp_path))
+    assert len(dataset) == sum(1 for _ in open(osp.join(root, train_ann)))
+    item = dataset[0]
+    assert item['inputs'].dtype == torch.uint8
+    assert item['inputs'].shape == (3, 32, 32)
+    pre = MODELS.build(pre_cfg)
+    views = pre(dict(inputs=[dataset[i]['inputs'] for i in range(2)],
+                     data_samples=None), training=True)['inputs']
+    assert [tuple(v.shape) for v in views] == [(2, 3, 96, 96)] * 3

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One prepared GPU check of cld_mm (about 5-8 minutes on one GPU):
+#   1. detect python / torch / CUDA; install the missing parts of the stack
+#      from a wheelhouse made by benchmarks/prepare_gpu_wheels.sh (no network,
+#      no package replaced: the machine's own CUDA torch stays);
+#   2. benchmarks/gpu_check.py: one training step per algorithm on CUDA
+#      against CPU, the fast path's step rate against synthetic in-memory
+#      batches, NPID+CLD CIFAR-10 epochs at batch 256.
+#
+#   bash benchmarks/gpu_check.sh [--dry-run] [--wheelhouse DIR] [--out DIR]
+#        [-- ARGS FOR gpu_check.py]
+#
+# --dry-run: device cpu and tiny sizes; runs every step that needs no GPU.
+# Environment: PYTHON (default python3), GPU_CHECK_TIMEOUT (seconds, 450).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dry=0
+wheels=$repo/.whl
+out=${OUT:-$repo/work_dirs/gpu_check}
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dry-run) dry=1 ;;
+    --wheelhouse) wheels=$2; shift ;;
+    --out) out=$2; shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "gpu_check.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+py=${PYTHON:-python3}
+command -v "$py" >/dev/null || py=python
+echo "[gpu_check] python: $(command -v "$py") ($("$py" -V 2>&1))"
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  echo "[gpu_check] this Python has no torch: install a CUDA build of torch first" >&2
+  exit 2
+fi
+"$py" -c 'import torch; print("[gpu_check] torch", torch.__version__, "CUDA", torch.version.cuda, "available:", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+if [ $dry -eq 0 ] && ! "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  echo "[gpu_check] torch sees no GPU (use --dry-run on a CPU machine)" >&2
+  exit 2
+fi
+
+# 1. what the stack still needs, from the wheelhouse
+site=$out/site
+need=$("$py" "$repo/benchmarks/wheel_plan.py" "$wheels" 2>/dev/null || true)
+if [ -n "$need" ]; then
+  echo "[gpu_check] installing into $site:"; echo "$need" | sed 's/^/    /'
+  # shellcheck disable=SC2086
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target "$site" $need || { echo "[gpu_check] install failed" >&2; exit 3; }
+else
+  echo "[gpu_check] nothing to install (wheelhouse: $wheels)"
+fi
+export PYTHONPATH=$repo:$site${PYTHONPATH:+:$PYTHONPATH}
+missing=$("$py" - <<'PY'
+import importlib
+bad = []
+for m in ('mmengine', 'mmcv', 'mmpretrain', 'kornia', 'cld_mm'):
+    try:
+        importlib.import_module(m)
+    except Exception as e:
+        bad.append(f'{m} ({e!r})')
+print('; '.join(bad))
+PY
+)
+if [ -n "$missing" ]; then
+  echo "[gpu_check] cannot import: $missing" >&2
+  exit 3
+fi
+
+# 2. the checks
+args=(--json "$out/gpu_check.json")
+[ $dry -eq 1 ] && args+=(--dry-run)
+export PYTHONUNBUFFERED=1
+timeout "${GPU_CHECK_TIMEOUT:-450}" "$py" "$repo/benchmarks/gpu_check.py" \
+  "${args[@]}" "${extra[@]}" 2>&1 | tee "$out/gpu_check.log"
+rc=${PIPESTATUS[0]}
+echo "[gpu_check] rc=$rc; results: $out/gpu_check.json, log: $out/gpu_check.log"
+exit "$rc"
