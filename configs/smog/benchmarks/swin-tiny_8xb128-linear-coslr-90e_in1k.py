@@ -1,5 +1,7 @@
-# Linear evaluation of a SMoG Swin-T: all four stages frozen (norm layers in
-# eval mode), global average pooling, one linear layer; SGD lr 12 (as
+# Linear evaluation of a SMoG Swin-T: patch embedding, all four stages and
+# the last norm frozen (mmpretrain's Swin counts stages from 0:
+# frozen_stages=3 is all four; 4 raised an IndexError at the first train()),
+# global average pooling, one linear layer; SGD lr 12 (as
 # mmpretrain's MoCo v3 ViT linear protocol), 90 epochs, batch 1024. The
 # pre-trained weights, as in every cld_mm evaluation config:
 #   --cfg-options model.init_cfg.checkpoint=work_dirs/.../epoch_400.pth
@@ -9,7 +11,7 @@ custom_imports = dict(imports=['cld_mm'], allow_failed_imports=False)
 model = dict(
     init_cfg=dict(type='PretrainedBackbone', checkpoint=''),
     backbone=dict(_delete_=True, type='SwinTransformer', arch='tiny',
-                  img_size=224, out_indices=(3, ), frozen_stages=4,
+                  img_size=224, out_indices=(3, ), frozen_stages=3,
                   norm_eval=True),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(_delete_=True, type='LinearClsHead', num_classes=1000,
