@@ -6,6 +6,8 @@
 pickled by ``torch.multiprocessing.spawn``); its return value (tensors are
 fine) comes back in ``results[rank]``. Exceptions in a worker fail the test
 (the other rank may then wait in a collective until the spawn kills it).
+The group meets through a file in a fresh temporary folder, not a TCP port,
+so parallel test runs on one machine cannot collide.
 """
 import os
 import socket
@@ -24,12 +26,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _entry(rank, world_size, port, out_dir, fn, args):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
-                      RANK=str(rank), WORLD_SIZE=str(world_size),
+def _entry(rank, world_size, out_dir, fn, args):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    dist.init_process_group(
+        'gloo', init_method='file://' + os.path.join(out_dir, 'store'),
+        rank=rank, world_size=world_size)
     result = fn(rank, world_size, *args)
     torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
     # barrier, destroy and os._exit(0): see finish_process_group
@@ -39,7 +42,7 @@ def _entry(rank, world_size, port, out_dir, fn, args):
 def run_gloo(fn, world_size: int = 2, args: tuple = ()) -> list:
     """Spawn ``world_size`` gloo processes running ``fn``; return their results."""
     with tempfile.TemporaryDirectory() as out_dir:
-        mp.spawn(_entry, args=(world_size, _free_port(), out_dir, fn, args),
+        mp.spawn(_entry, args=(world_size, out_dir, fn, args),
                  nprocs=world_size, join=True)
         return [torch.load(os.path.join(out_dir, f'{r}.pt'), weights_only=False)
                 for r in range(world_size)]
