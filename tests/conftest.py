@@ -9,6 +9,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 import cld_mm  # noqa: F401
+
 from utils import write_subset
 
 init_default_scope('mmpretrain')

@@ -22,18 +22,19 @@ where bfloat16 matmuls would not.
 import copy
 
 import pytest
+import tiny_models as tm
 import torch
 from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from tiny_smog import smog_cfg
 
-import tiny_models as tm
 from cld_mm.engine.step_options import MixedPrecisionOptimWrapper
 from cld_mm.evaluation.knn import weighted_knn_scores
 from cld_mm.models.utils.kmeans import assign_nearest, batch_kmeans, kmeans
-from tiny_smog import smog_cfg
+
 from utils import deterministic_views, t20_config
 
 # bfloat16 loss vs float32 loss, per term: (absolute, relative) per step

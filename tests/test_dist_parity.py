@@ -32,10 +32,10 @@ What differs, asserted to differ:
   (the mean of two equal halves' means), its running variance does not.
   SyncBN (the multi-GPU configs) would make the two equal.
 """
-import copy
 import os.path as osp
 
 import pytest
+import tiny_models as tm
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -43,7 +43,6 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
-import tiny_models as tm
 from cld_mm.engine.dist_env import cpu_model_wrapper_cfg
 
 from dist_utils import run_gloo

@@ -15,12 +15,12 @@ rank.
 import os.path as osp
 
 import pytest
+import tiny_models as tm
 import torch
 from mmengine.runner import Runner
-
-import tiny_models as tm
-from cld_mm.engine.dist_env import cpu_model_wrapper_cfg
 from tiny_smog import RUNNER_CONFIG, smog_cfg
+
+from cld_mm.engine.dist_env import cpu_model_wrapper_cfg
 
 from dist_utils import run_gloo
 from utils import t20_config

@@ -19,11 +19,11 @@ import sys
 import pytest
 import torch
 from mmengine.runner import Runner
+from tiny_models import group_branch
 
 from cld_mm.evaluation.checkpoint import CheckpointMismatchError, load_eval_checkpoint
 
 from dist_utils import _free_port
-from tiny_models import group_branch
 from utils import NPID_CFG, REPO, t20_config
 
 NPID_CLD_CFG = 'configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py'

@@ -17,6 +17,7 @@ from cld_mm.engine.config_checks import apply_global_batch_size, check_dataset_p
 from cld_mm.engine.data_checks import check_train_dataset
 
 from utils import NPID_CFG, REPO, moco_model, npid_model, t20_config
+
 TRAIN = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
 
 

@@ -10,9 +10,8 @@ from mmengine.runner import Runner
 
 from cld_mm.engine.config_checks import check_dataset_paths
 
-from utils import REPO, tiny_config
+from utils import NPID_CFG, REPO, tiny_config
 
-NPID_CFG = 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py'
 QUICKSTART = 'configs/npid/npid_resnet18_1xb64-coslr-4e_cifar10-5k-quickstart.py'
 
 

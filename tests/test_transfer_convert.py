@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchvision
 from mmengine.registry import DefaultScope
+from transfer_utils import config_scope  # noqa: F401  (autouse fixture)
 
 from cld_mm.models.utils.checkpoint_convert import (
     PretrainedBackbone,
@@ -15,7 +16,6 @@ from cld_mm.models.utils.checkpoint_convert import (
     unwrap_state_dict,
 )
 
-from transfer_utils import config_scope  # noqa: F401  (autouse fixture)
 from utils import REPO
 
 TOOLS = osp.join(REPO, 'tools', 'model_converters')

@@ -11,7 +11,6 @@ then trained one step and run for inference on synthetic inputs.
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
-
 from transfer_utils import (  # noqa: F401  (config_scope: autouse fixture)
     CONFIGS,
     build_initialized,

@@ -5,7 +5,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-
 from transfer_utils import BENCH, config_scope  # noqa: F401  (autouse)
 
 CIFAR10 = osp.join(BENCH, 'classification', 'cifar',
