@@ -53,8 +53,9 @@ def _mmpretrain_names():
 
 
 def test_no_cld_mm_name_collides_with_mmpretrain():
-    import cld_mm
     from mmpretrain import registry
+
+    import cld_mm
     theirs = _mmpretrain_names()
     assert 'LatentPredictHead' in theirs['MODELS']        # the list is real
     assert 'PackInputs' in theirs['TRANSFORMS']
@@ -132,8 +133,7 @@ def test_loss_by_hand_with_centroid_gradients():
 
 
 def test_head_equals_the_pure_function_times_lambda():
-    from cld_mm.models.losses import (cross_level_loss,
-                                      global_cross_level_loss)
+    from cld_mm.models.losses import cross_level_loss, global_cross_level_loss
     g = torch.Generator().manual_seed(0)
     fa = torch.nn.functional.normalize(torch.randn(16, 5, generator=g), dim=1)
     fb = torch.nn.functional.normalize(torch.randn(16, 5, generator=g), dim=1)

@@ -10,8 +10,7 @@ from mmengine.dist import broadcast, get_world_size
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..losses.cross_level import (cross_level_loss_with_stats,
-                                  global_cross_level_loss)
+from ..losses.cross_level import cross_level_loss_with_stats, global_cross_level_loss
 from ..utils.kmeans import INITS
 
 
