@@ -151,3 +151,27 @@ def test_global_batch_not_divisible(monkeypatch):
                        '--cfg-options', 'global_batch_size=16')
     with pytest.raises(ValueError, match='not divisible'):
         TRAIN['merge_args'](Config.fromfile(osp.join(REPO, NPID_CFG)), args)
+
+
+def test_resume_accepts_the_earlier_cld_key_layout():
+    """A checkpoint written before the CLD keys were renamed
+    (``cld.group_neck.*``) resumes; other missing keys are still refused."""
+    import tiny_models as tm
+
+    from cld_mm.engine.checkpoint_checks import check_checkpoint_compatible
+    model = tm.build(tm.with_cld(tm.npid(16, 8, 0.1), 'NPIDCLD',
+                                 tm.linear_neck(8), 3, 0.2, 1.0))
+    branch = tm.group_branch(model)
+    prefix = next(n for n, m in model.named_modules() if m is branch) + '.'
+    state = model.state_dict()
+    old = {('cld.group_neck.' + k[len(prefix):] if k.startswith(prefix)
+            else k): v for k, v in state.items()}
+    assert old != dict(state) and any(k.startswith('cld.group_neck.')
+                                      for k in old)
+    meta = dict(algorithm='NPIDCLD')
+    check_checkpoint_compatible(model, dict(state_dict=old, meta=meta),
+                                resume=True)
+    del old['neck.fc.bias']
+    with pytest.raises(ValueError, match=r'missing keys \[neck\.fc\.bias\]'):
+        check_checkpoint_compatible(model, dict(state_dict=old, meta=meta),
+                                    resume=True)

@@ -33,7 +33,11 @@ def checkpoint_mismatches(model: nn.Module,
         ``missing`` (model keys absent from the checkpoint) and
         ``unexpected`` (checkpoint keys the model lacks).
     """
-    state = _strip(checkpoint.get('state_dict', checkpoint))
+    from cld_mm.models.utils.checkpoint_convert import upgrade_state_dict
+
+    # keys of an earlier layout (cld.group_neck.*) under their current names
+    state = upgrade_state_dict(_strip(checkpoint.get('state_dict',
+                                                     checkpoint)))
     own = model.state_dict()
     shape = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state.items()
              if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
