@@ -33,9 +33,9 @@ import tempfile
 import time
 
 import torch
+from bench_data_pipeline import images_per_second, make_loader
 from mmengine.config import Config
 
-from bench_data_pipeline import images_per_second, make_loader
 from common import (
     add_common_arguments,
     apply_threads,

@@ -13,11 +13,12 @@ import sys
 import time
 
 import pytest
+import tiny_models
 import torch
 from mmengine.runner import Runner
 
 from cld_mm.engine.step_options import amp_dtype, apply_step_options
-import tiny_models
+
 from utils import REPO, set_where, shrink_backbone, small_crops, tiny_config
 
 CONFIG = 'configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py'
