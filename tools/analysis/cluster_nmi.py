@@ -22,10 +22,12 @@ PNG plots NMI against K, one line per checkpoint.
 import argparse
 import math
 import os.path as osp
+import sys
 from typing import Dict, List, Sequence
 
 import torch
 
+from cld_mm.evaluation.checkpoint import CheckpointMismatchError
 from cld_mm.evaluation.features import (
     HelpFormatter,
     add_data_arguments,
@@ -78,7 +80,7 @@ def main(argv=None) -> dict:
     add_data_arguments(p)
     p.add_argument('--ks', type=int, nargs='+', default=[10, 20, 50, 100],
                    help='numbers of k-means clusters')
-    p.add_argument('--seed', type=int, default=0, help='k-means++ seed')
+    p.add_argument('--seed', type=int, default=0, help='k-means++ seed (default: 0)')
     p.add_argument('--out', default='work_dirs/analysis/cluster_nmi.png',
                    help='PNG of NMI against K')
     args = p.parse_args(argv)
@@ -113,4 +115,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')

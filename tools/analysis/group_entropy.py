@@ -32,6 +32,7 @@ from mmengine.utils import ProgressBar  # noqa: E402
 from torch.utils.data import DataLoader, Subset  # noqa: E402
 
 import cld_mm  # noqa: F401,E402
+from cld_mm.evaluation.checkpoint import CheckpointMismatchError  # noqa: E402
 from cld_mm.evaluation.features import (  # noqa: E402
     HelpFormatter,
     balanced_indices,
@@ -139,4 +140,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')

@@ -16,11 +16,13 @@ Each checkpoint's neck / backbone weights must fit its config exactly
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List
 
 import mmcv
 import torch
 
+from cld_mm.evaluation.checkpoint import CheckpointMismatchError
 from cld_mm.evaluation.features import (
     HelpFormatter,
     balanced_indices,
@@ -79,8 +81,9 @@ def main(argv=None) -> dict:
     p.add_argument('--level', choices=['neck', 'backbone'],
                    help="feature level (default: the config's)")
     p.add_argument('--data-root', help="replace the config's data root")
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--out', default='work_dirs/analysis/retrieval_grid.png')
+    p.add_argument('--device', default='cpu', help='cpu or cuda')
+    p.add_argument('--out', default='work_dirs/analysis/retrieval_grid.png',
+                   help='PNG of the grid')
     args = p.parse_args(argv)
     configs = [args.config, args.config_b or args.config]
     ckpts = [None if c == 'none' else c
@@ -115,4 +118,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')

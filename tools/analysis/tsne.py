@@ -12,9 +12,11 @@ The two panels are t-SNE and UMAP (``umap-learn``, in
 """
 import argparse
 import os.path as osp
+import sys
 
 import numpy as np
 
+from cld_mm.evaluation.checkpoint import CheckpointMismatchError
 from cld_mm.evaluation.features import (
     HelpFormatter,
     add_data_arguments,
@@ -59,7 +61,8 @@ def main(argv=None) -> dict:
     p.add_argument('--n-neighbors', type=int, default=15,
                    help='UMAP neighbours')
     p.add_argument('--no-umap', action='store_true', help='t-SNE only')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0,
+                   help='t-SNE / UMAP random state (default: 0)')
     p.add_argument('--out', default='work_dirs/analysis/tsne.png',
                    help='PNG; the embeddings go to the same name .npz')
     args = p.parse_args(argv)
@@ -86,4 +89,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointMismatchError, FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')
