@@ -17,7 +17,9 @@
 #                   onedl:   onedl-mmengine, onedl-mmcv, onedl-mmpretrain,
 #                   onedl-mmdetection, onedl-mmsegmentation
 #                   (requirements/constraints-onedl.txt). Same import names:
-#                   install one stack per environment.
+#                   install one stack per environment. Experimental: numpy 2,
+#                   no setuptools pin, but resuming a checkpoint fails there
+#                   today (README, "The stack").
 # Environment:
 #   CLD_MM_CACHE   where built wheels are kept (default ~/.cache/cld_mm)
 #   PYTHON         interpreter to install into (default: python)
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --lite) lite=1 ;;
     --stack) stack=${2:?--stack needs a name: default or onedl}; shift ;;
     --stack=*) stack=${1#--stack=} ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/MAX_JOBS/p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
