@@ -11,7 +11,10 @@ run length are overridden:
   left at the configs' sizes (each holds at least the tiny set).
 - the run: one epoch of exactly 2 iterations (``drop_last`` as shipped),
   no validation, no checkpoint (except where a checkpoint is produced for
-  the evaluation configs), single process, logging every iteration.
+  the evaluation configs), single process, logging every iteration to local
+  files only; on a machine without a GPU, mmengine's GPU-only
+  ``AmpOptimWrapper`` (the Swin-T recipe) becomes cld_mm's
+  ``MixedPrecisionOptimWrapper`` (bfloat16 autocast, same optimizer).
 
 The architecture, necks/heads, losses, optimizer, schedulers, hooks and the
 pipeline's operations are the configs' own. Each run asserts finite losses
@@ -185,6 +188,10 @@ def prepare(path, data, work_dir, iters=2, checkpoint=False):
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    # logs to local files only (a config may add a TensorBoard backend,
+    # an optional package; its switch is tested with the config)
+    cfg.visualizer = dict(type='UniversalVisualizer',
+                          vis_backends=[dict(type='LocalVisBackend')])
     cfg.default_hooks.checkpoint.update(interval=1, save_last=checkpoint)
     if not checkpoint:
         cfg.default_hooks.checkpoint.interval = 100
