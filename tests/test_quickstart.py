@@ -17,7 +17,8 @@ from mmengine.runner import Runner
 
 from utils import REPO, small_crops, tiny_config
 
-QUICKSTART = 'configs/quickstart/moco-cld_resnet18_1xb128-coslr-3e_cifar10-5k.py'
+QUICKSTART = ('configs/quickstart/'
+              'moco-cld_resnet18_1xb128-coslr-3e_cifar10-5k.py')
 RECIPE = 'configs/repro/moco-cld_resnet18_1xb128-coslr-10e_cifar10-5k.py'
 
 

@@ -16,6 +16,7 @@ is shrunk: 16 px copies of 2 + 2 CIFAR-10 images per class):
 
 The subprocesses run concurrently (two at a time) to keep the file fast.
 """
+import copy
 import os
 import os.path as osp
 import subprocess
@@ -31,10 +32,12 @@ from mmengine.config import Config
 from utils import REPO, shrink_backbone, write_subset
 
 TOOLS = osp.join(REPO, 'tools', 'analysis')
-NPID = osp.join(REPO, 'configs/npid/npid_resnet18_1xb256-coslr-200e_cifar10.py')
-NPID_CLD = osp.join(REPO,
-                    'configs/cld/npid-cld_resnet18_1xb256-coslr-200e_cifar10.py')
-SMOG = osp.join(REPO, 'configs/smog/smog_resnet18_1xb128-coslr-200e_cifar10.py')
+NPID = osp.join(REPO, 'configs/npid/'
+                'npid_resnet18_1xb256-coslr-200e_cifar10.py')
+NPID_CLD = osp.join(REPO, 'configs/cld/'
+                    'npid-cld_resnet18_1xb256-coslr-200e_cifar10.py')
+SMOG = osp.join(REPO, 'configs/smog/'
+                'smog_resnet18_1xb128-coslr-200e_cifar10.py')
 PER_CLASS = 2           # train and test images per class
 N = 10 * PER_CLASS
 
@@ -91,7 +94,7 @@ def setup(cifar10_root, tmp_path_factory):
     ck['npid_bank20'] = _save(dict(models['npid'], bank_size=N),
                               str(d / 'npid_bank20.pth'), seed=1)
     ck['npid_narrow'] = _save(
-        shrink_backbone(dict(models['npid']), base_channels=16),
+        shrink_backbone(copy.deepcopy(models['npid']), base_channels=16),
         str(d / 'npid_narrow.pth'))
     ck['npid_cld'] = _save(models['npid_cld'], str(d / 'npid_cld.pth'))
     ck['smog'] = _save(models['smog'], str(d / 'smog.pth'))
