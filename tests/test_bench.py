@@ -71,7 +71,7 @@ def test_swap_backbone_and_views():
     assert out['backbone']['type'] == 'ResNet'
     assert out['backbone']['depth'] == 50
     assert out['neck']['in_channels'] == 2048
-    assert out['cld']['group_neck']['in_channels'] == 2048
+    assert out['group_neck']['in_channels'] == 2048
     assert out['neck']['out_channels'] == 128          # untouched
     assert mod.swap_backbone(cfg, 'config') is cfg
     with pytest.raises(ValueError, match='backbone'):
