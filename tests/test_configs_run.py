@@ -36,12 +36,17 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from data_writers import (
+    cifar_images,
+    upscale,
+    write_cifar_python,
+    write_list,
+    write_stl10_part,
+)
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from data_writers import (cifar_images, upscale, write_cifar_python,
-                          write_list, write_stl10_part)
 from utils import REPO
 
 CONFIGS = osp.join(REPO, 'configs')

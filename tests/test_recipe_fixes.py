@@ -18,14 +18,19 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from data_writers import (
+    cifar_images,
+    solid,
+    write_cifar_python,
+    write_list,
+    write_stl10_part,
+)
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import DATASETS, MODELS, PARAM_SCHEDULERS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
-from data_writers import (cifar_images, solid, write_cifar_python, write_list,
-                          write_stl10_part)
 from utils import REPO
 
 # every pre-training config (benchmarks are downstream, configs/fast/ has
@@ -406,7 +411,7 @@ def test_short_repro_schedules():
         assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.03)
 
 
-# -- whole batches (CIFAR, STL-10, MoCo), float32 by default -------------------------------------
+# -- whole batches (CIFAR, STL-10, MoCo), float32 by default ----------
 @pytest.mark.parametrize('path', PRETRAIN)
 def test_whole_batches_and_fp32_default(path):
     from cld_mm.engine.step_options import apply_step_options
