@@ -48,7 +48,8 @@ def parse_args(argv=None):
 
 def test_config(args) -> Config:
     """The config with the command line folded in."""
-    cfg = Config.fromfile(args.config)
+    from cld_mm.compat import load_config
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
