@@ -186,15 +186,17 @@ class ColorJitter:
         dev = img.device
         if img.shape[1] != 3:
             raise ValueError(f'ColorJitter needs 3 channels, got {img.shape}')
-        x = img.flip(1)  # stored BGR -> RGB, as mmcv reads it
+        x = img.flip(1)  # stored BGR -> RGB, as mmcv reads it (a copy)
+        # round ``pos``: each op on the samples that run it at ``pos``; the
+        # groups of one round are disjoint, so they update x in place
         for pos in range(4):
             for k, fn in enumerate(self.OPS):
                 if factors[k] is None:
                     continue
                 idx = _subset_indices(order[:, pos] == k).to(dev)
                 if idx.numel():
-                    x = x.index_copy(0, idx, fn(x.index_select(0, idx),
-                                                factors[k][idx].float()))
+                    x.index_copy_(0, idx, fn(x.index_select(0, idx),
+                                             factors[k][idx].float()))
         return x.flip(1)
 
     def __call__(self, img: Tensor, gen: Generator) -> Tensor:
