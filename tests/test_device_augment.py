@@ -10,6 +10,7 @@ so a resumed run sees the views of the uninterrupted one.
 """
 import math
 
+import kornia.enhance as KE
 import mmcv
 import numpy as np
 import pytest
@@ -102,6 +103,24 @@ def test_colour_op_matches_torchvision(name):
     for i in range(8):
         ref = ref_fn(img[i].double(), float(factor[i])).float()
         assert (ours[i] - ref).abs().max() <= U8, (name, float(factor[i]))
+
+
+def test_hue_equals_kornias_hsv_round_trip_bit_for_bit():
+    """adjust_hue rewrites kornia's rgb_to_hsv / adjust_hue_raw / hsv_to_rgb
+    with the same float operations: the same values exactly, including
+    grey, black and white pixels, the six hue sectors and shifts of 0 and
+    +-1/2 turn."""
+    img = images(12, size=16, seed=1).float() / 255
+    img[0] = 0.                                   # black
+    img[1, :, :8] = 1.                            # white
+    img[2] = img[2, :1]                           # grey
+    img[3, :, :, :6] = torch.tensor([[1., 1., 0., 0., 0., 1.],
+                                     [0., 1., 1., 1., 0., 0.],
+                                     [0., 0., 0., 1., 1., 1.]])[:, None]
+    factor = torch.linspace(-0.5, 0.5, 12)
+    factor[5] = 0.
+    ref = KE.adjust_hue(img, factor * (2 * torch.pi))
+    assert torch.equal(F.adjust_hue(img, factor), ref)
 
 
 def test_colour_ops_match_the_recipes_mmcv_ops():
