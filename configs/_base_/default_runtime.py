@@ -20,6 +20,7 @@ default_hooks = dict(
 # gloo on CPU-only machines; tools/dist_train.sh passes --launcher pytorch.
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 log_processor = dict(window_size=10)
+# TensorBoard event files beside the JSON log: configs/_base_/tensorboard.py
 # each rank draws its own augmentations (mmengine's default syncs the seed,
 # so every rank would crop its different images identically)
 randomness = dict(seed=None, diff_rank_seed=True, deterministic=False)
