@@ -1,5 +1,5 @@
 # Quickstart: MoCo+CLD on a CPU (kNN 29.7 % at random init -> 36.2 % here;
-# 1,128 CPU seconds, i.e. about 10-12 min on 2 idle cores). The recipe of
+# about 14 s per step on 2 nearly idle cores, so about 30 min). The recipe of
 # ../repro/moco-cld_resnet18_1xb128-coslr-10e_cifar10-5k.py (the authors'
 # CIFAR MoCo+CLD: three crops, MoCo v2 augmentation + random erasing,
 # normalized linear heads, K=100 per batch of 128, lr 0.03, wd 8e-4) on the
