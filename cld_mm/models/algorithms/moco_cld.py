@@ -1,4 +1,5 @@
 """MoCo v1/v2 + CLD with three crops (query, key, second query)."""
+import math
 from typing import Dict, List, Optional, Union
 
 import torch
@@ -11,9 +12,31 @@ from mmpretrain.structures import DataSample
 from .base import EvalFeatureMixin
 from .cld import CLDMixin
 
+QUEUE_INITS = ('normal', 'uniform')
+
+
+def uniform_queue(feat_dim: int, queue_len: int) -> torch.Tensor:
+    """The authors' CIFAR MoCo memory (``MemoryMoCo``): entries drawn from
+    U(-1/sqrt(d/3), 1/sqrt(d/3)), not normalised; (feat_dim, queue_len)."""
+    stdv = 1.0 / math.sqrt(feat_dim / 3)
+    return torch.rand(feat_dim, queue_len).mul_(2 * stdv).sub_(stdv)
+
+
+class QueueInitMixin:
+    """``queue_init='normal'``: mmpretrain's unit Gaussian columns (MoCo's
+    ImageNet code); ``'uniform'``: the authors' CIFAR queue."""
+
+    def _init_queue(self, queue_init: str) -> None:
+        if queue_init not in QUEUE_INITS:
+            raise ValueError(f'queue_init={queue_init!r}: use one of '
+                             f'{QUEUE_INITS}')
+        self.queue_init = queue_init
+        if queue_init == 'uniform':
+            self.queue.copy_(uniform_queue(*self.queue.shape))
+
 
 @MODELS.register_module()
-class MoCoCLD(CLDMixin, EvalFeatureMixin, MoCo):
+class MoCoCLD(CLDMixin, QueueInitMixin, EvalFeatureMixin, MoCo):
     """MoCo with CLD (`Wang et al., 2021 <https://arxiv.org/abs/2008.03813>`_).
 
     Three crops per image, ``inputs = [q, k, q2]``. The instance loss is
@@ -28,6 +51,8 @@ class MoCoCLD(CLDMixin, EvalFeatureMixin, MoCo):
         group_neck (dict | str): the group branch, or ``'neck'``.
         cld_head (dict): the :class:`cld_mm.models.heads.CLDHead` config.
         eval_level (str): kNN feature level. Defaults to ``'neck'``.
+        queue_init (str): ``'normal'`` (mmpretrain's, the default) or
+            ``'uniform'`` (the authors' CIFAR queue).
         *args, **kwargs: the arguments of mmpretrain's ``MoCo``
             (``queue_len``, ``feat_dim``, ``momentum`` in mmengine's
             convention: the weight of the new parameters, 0.001 = MoCo's
@@ -36,8 +61,10 @@ class MoCoCLD(CLDMixin, EvalFeatureMixin, MoCo):
 
     def __init__(self, *args, group_neck: Union[dict, str, None] = None,
                  cld_head: Optional[dict] = None, cld: Optional[dict] = None,
-                 eval_level: str = 'neck', **kwargs) -> None:
+                 eval_level: str = 'neck', queue_init: str = 'normal',
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._init_queue(queue_init)
         self._init_cld(group_neck, cld_head, cld)
         self.eval_level = self._check_eval_level(eval_level)
 
@@ -69,11 +96,14 @@ class MoCoCLD(CLDMixin, EvalFeatureMixin, MoCo):
 
 
 @MODELS.register_module()
-class EvalMoCo(EvalFeatureMixin, MoCo):
+class EvalMoCo(QueueInitMixin, EvalFeatureMixin, MoCo):
     """mmpretrain's MoCo (two crops) with the kNN ``predict`` mode: the
     baseline of :class:`MoCoCLD`. Same arguments as ``MoCo`` plus
-    ``eval_level`` (Defaults to ``'neck'``)."""
+    ``eval_level`` (Defaults to ``'neck'``) and ``queue_init`` (as
+    :class:`MoCoCLD`)."""
 
-    def __init__(self, *args, eval_level: str = 'neck', **kwargs) -> None:
+    def __init__(self, *args, eval_level: str = 'neck',
+                 queue_init: str = 'normal', **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._init_queue(queue_init)
         self.eval_level = self._check_eval_level(eval_level)

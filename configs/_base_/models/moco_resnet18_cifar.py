@@ -6,6 +6,8 @@ model = dict(
     queue_len=12288,
     feat_dim=128,
     momentum=0.001,
+    # the authors' CIFAR queue: U(+-1/sqrt(d/3)), not normalised
+    queue_init='uniform',
     eval_level='neck',
     # init_cfg=None: PyTorch's default conv init (kaiming_uniform, a=sqrt(5)),
     # as the authors' models/resnet_cifar.py, not mmpretrain's Kaiming fan_out
