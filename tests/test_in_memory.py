@@ -14,6 +14,7 @@ from mmpretrain.registry import MODELS
 from torch.utils.data import DataLoader
 
 from cld_mm.datasets import InMemoryImages
+
 from dist_utils import run_gloo
 
 # the CPU recipe's train pipeline: only LoadImageFromFile is kept

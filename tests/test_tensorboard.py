@@ -21,8 +21,7 @@ TB_CONFIG = ('configs/quickstart/'
 
 def _events(path: str) -> dict:
     """{tag: {step: value}} of a TensorBoard event file."""
-    from tensorboard.backend.event_processing.event_accumulator import \
-        EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     acc = EventAccumulator(path)
     acc.Reload()
     return {tag: {e.step: e.value for e in acc.Scalars(tag)}

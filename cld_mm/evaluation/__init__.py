@@ -1,5 +1,8 @@
-from .checkpoint import (CheckpointMismatchError, check_checkpoint_fits,
-                         load_eval_checkpoint)
+from .checkpoint import (
+    CheckpointMismatchError,
+    check_checkpoint_fits,
+    load_eval_checkpoint,
+)
 from .group_metrics import group_class_entropy, group_quality, normalized_mutual_info
 from .hooks import ProgressBarHook, ValBeforeTrainHook
 from .knn import KNNAccuracy, topk_accuracy, weighted_knn_scores

@@ -1,2 +1,1 @@
-from . import algorithms, heads, losses, necks, utils  # noqa: F401
-from . import data_preprocessors  # noqa: F401
+from . import algorithms, data_preprocessors, heads, losses, necks, utils  # noqa: F401
