@@ -12,7 +12,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
-from ..models.utils.kmeans import as_float32, full_precision
+from ..models.utils.precision import as_float32, full_precision
 
 
 def weighted_knn_scores(query: torch.Tensor, memory: torch.Tensor,

@@ -10,13 +10,13 @@ from mmengine.dist import (
     all_reduce,
     broadcast,
     get_rank,
-    get_world_size,
 )
 from mmengine.logging import MessageHub
 from mmengine.model import ExponentialMovingAverage
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..utils.dist import all_reduce_with_grad
 from ..utils.kmeans_faiss import faiss_available, spherical_kmeans_recluster
 from ..utils.momentum_group import (
     assign_groups,
@@ -31,34 +31,6 @@ BETA_SCHEDULES = ('linear', 'fixed')
 RECLUSTER_BACKENDS = ('auto', 'torch', 'faiss')
 # SMoG arguments that moved to its head (SMoGHead)
 MOVED_TO_HEAD = ('temperature', 'instance_weight', 'instance_temperature')
-
-
-class _AllReduceSum(torch.autograd.Function):
-    """Sum over ranks; the backward sums the incoming gradient over ranks."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        total = x.clone()
-        all_reduce(total)
-        return total
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        # d (sum_r x_r) / d x_s = I: rank s receives sum_r dL_r / d total
-        grad = grad.clone()
-        all_reduce(grad)
-        return grad
-
-
-def all_reduce_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """Sum of ``x`` over ranks whose backward sums the gradient over ranks.
-
-    Each rank's features then receive the gradient of every rank's loss
-    through the sum. One process: ``x`` itself.
-    """
-    if get_world_size() == 1:
-        return x
-    return _AllReduceSum.apply(x)
 
 
 @MODELS.register_module()

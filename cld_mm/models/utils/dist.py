@@ -1,13 +1,15 @@
-"""Distributed helpers: an all-gather that keeps gradients.
+"""Distributed helpers: an all-gather and an all-reduce that keep gradients.
 
 :func:`all_gather_with_grad` lets a loss see the rows of every rank and send
 gradients back to them (CLD's global-batch clustering,
 :func:`cld_mm.models.losses.global_cross_level_loss`). A plain pass-through
-in a non-distributed process.
+in a non-distributed process. :func:`all_reduce_with_grad` sums a tensor over
+the ranks and sends every rank's gradient back through the sum (SMoG's
+group update).
 """
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import all_reduce, get_rank, get_world_size
 
 
 class _AllGatherGrad(torch.autograd.Function):
@@ -63,3 +65,31 @@ def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
         return x
     _check_equal_rows(x)
     return _AllGatherGrad.apply(x)
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the backward sums the incoming gradient over ranks."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # d (sum_r x_r) / d x_s = I: rank s receives sum_r dL_r / d total
+        grad = grad.clone()
+        all_reduce(grad)
+        return grad
+
+
+def all_reduce_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over ranks whose backward sums the gradient over ranks.
+
+    Each rank's features then receive the gradient of every rank's loss
+    through the sum. One process: ``x`` itself.
+    """
+    if get_world_size() == 1:
+        return x
+    return _AllReduceSum.apply(x)

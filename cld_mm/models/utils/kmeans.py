@@ -13,7 +13,6 @@ precision (``torch.autocast`` to float16/bfloat16) the distances and the
 cluster sums would otherwise be rounded to 8-11 bits, enough to move rows
 between nearby clusters. Their outputs are cast back to the input's dtype.
 """
-import contextlib
 import math
 import warnings
 from typing import Optional, Tuple
@@ -21,27 +20,12 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from .precision import as_float32, full_precision
+
 INITS = ('first', 'random', 'kmeans++')
 
 # batch_kmeans warns once per process when K > N (set False to warn again)
 _warned_more_clusters_than_rows = False
-
-
-_HALF = (torch.float16, torch.bfloat16)
-
-
-def full_precision(device: torch.device):
-    """A context with autocast disabled on ``device`` (k-means, kNN)."""
-    try:
-        return torch.autocast(device.type, enabled=False)
-    except RuntimeError:  # a device type autocast does not know
-        return contextlib.nullcontext()
-
-
-def as_float32(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in float32 if it is float16/bfloat16, else unchanged (float64
-    stays float64). Differentiable."""
-    return x.float() if x.dtype in _HALF else x
 
 
 def _check_inputs(x: torch.Tensor, num_clusters: int, num_iters: int,
