@@ -198,3 +198,19 @@ def test_group_level_features_of_cld(cifar_slice):
     npid = load_model(NPID_CFG)
     with pytest.raises(ValueError, match='no CLD group branch'):
         extract_features(npid, ds, [0], level='group')
+
+
+@pytest.mark.parametrize('name', ['tsne', 'cluster_nmi', 'hparam_search',
+                                  'knn_eval'])
+def test_help_shows_every_default_including_zero(name, capsys):
+    """``--help`` names each set default, a ``--seed`` of 0 included (0 ==
+    False must not hide it); options without a default say nothing."""
+    with pytest.raises(SystemExit) as exc:
+        tool(name).main(['--help'])
+    assert exc.value.code == 0
+    text = ' '.join(capsys.readouterr().out.split())
+    assert '(default: None)' not in text and '(default: False)' not in text
+    if name == 'knn_eval':
+        assert '(default: 0.1)' in text and '(default: 200)' in text
+    else:
+        assert '--seed SEED' in text and '(default: 0)' in text

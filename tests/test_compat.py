@@ -235,7 +235,9 @@ def test_file_client_is_built_only_when_asked():
 
 def test_training_and_knn_validation_print_no_warning(cifar_t20, tmp_path):
     """tools/train.py: 2 NPID iterations + kNN validation, default warning
-    filters: neither Python warnings nor mmengine WARNING log lines."""
+    filters: neither Python warnings nor mmengine WARNING log lines; on this
+    CUDA-less machine the environment log names the CPU and gloo, no "GPU
+    number" and no NCCL."""
     root, train_ann, test_ann = cifar_t20
     opts = [f'train_dataloader.dataset.data_root={root}',
             f'train_dataloader.dataset.ann_file={train_ann}',
@@ -260,6 +262,12 @@ def test_training_and_knn_validation_print_no_warning(cifar_t20, tmp_path):
     warned = [ln for ln in out.splitlines()
               if 'Warning' in ln or ' - WARNING - ' in ln]
     assert not warned, '\n'.join(warned)
+    assert not torch.cuda.is_available()
+    env_log = out[out.index('Runtime environment:'):]
+    env_log = env_log[:env_log.index('-' * 60)]
+    assert 'GPU number' not in env_log and 'nccl' not in env_log.lower()
+    assert 'device: cpu' in env_log and "'backend': 'gloo'" in env_log, \
+        env_log
 
 
 # --- detection / segmentation configs and the install mode -------------------

@@ -10,7 +10,6 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 import cld_mm  # noqa: F401  (registers modules, applies compat fixes)
 from cld_mm.compat import load_config
@@ -24,6 +23,7 @@ from cld_mm.engine.dist_env import (
     finish_process_group,
     init_cpu_process_group,
 )
+from cld_mm.engine.runner import DeviceAwareRunner, cpu_env
 from cld_mm.engine.step_options import apply_step_options
 
 
@@ -79,10 +79,9 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    # No GPU: NCCL cannot run, use gloo for multi-process CPU training.
+    # No GPU: NCCL cannot run, use gloo (and say so in the log).
+    cpu_env(cfg)
     if args.launcher != 'none' and not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
         cpu_model_wrapper_cfg(cfg)
     return apply_global_batch_size(cfg, launch_world_size(args.launcher))
 
@@ -94,7 +93,7 @@ def main():
     check_dataset_paths(cfg, phases=('train', 'val')
                         if cfg.get('val_dataloader') else ('train', ))
     init_cpu_process_group(args.launcher)  # gloo when there is no CUDA
-    runner = Runner.from_cfg(cfg)
+    runner = DeviceAwareRunner.from_cfg(cfg)
     runner.train()
     finish_process_group()
 

@@ -272,12 +272,14 @@ def load_features(config: Union[str, Config], checkpoint: Optional[str],
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` lists each option's default (None / off left unsaid)."""
+    """``--help`` lists each option's default (None / off left unsaid; a
+    default of 0 is shown)."""
 
     def _get_help_string(self, action) -> str:
         text = action.help or ''
-        if action.default in (None, False) or '(default' in text or \
-                action.default is argparse.SUPPRESS:
+        # identity, not ``in (None, False)``: 0 == False would hide a 0 default
+        if action.default is None or action.default is False or \
+                '(default' in text or action.default is argparse.SUPPRESS:
             return text
         return f'{text} (default: %(default)s)'.lstrip()
 

@@ -10,43 +10,16 @@ refuses a bank of another size). On a machine without CUDA the process group
 backend is gloo and the log names the processes and the device, not "GPU
 number" and NCCL.
 """
-from collections import OrderedDict
 from typing import Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.dist import get_world_size
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
-from mmengine.utils.dl_utils import collect_env
 
+from ..engine.runner import DeviceAwareRunner, cpu_env
 from .checkpoint import load_eval_checkpoint
 from .hooks import ProgressBarHook  # noqa: F401  (registers it)
-
-
-class EvalRunner(Runner):
-    """A Runner whose environment log names the real device and backend."""
-
-    def _log_env(self, env_cfg: dict) -> None:
-        env = collect_env()
-        runtime = OrderedDict(env_cfg)
-        runtime.update(self._randomness_cfg)
-        runtime['seed'] = self._seed
-        runtime['launcher'] = self._launcher
-        runtime['processes'] = self._world_size
-        runtime['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
-        lines = '\n    '.join(f'{k}: {v}' for k, v in env.items())
-        rt = '\n    '.join(f'{k}: {v}' for k, v in runtime.items())
-        self.logger.info(f"\n{'-' * 60}\nSystem environment:\n    {lines}\n"
-                         f"\nRuntime environment:\n    {rt}\n{'-' * 60}\n")
-
-
-def cpu_env(cfg: Config) -> Config:
-    """gloo instead of NCCL where there is no CUDA (the log tells the truth)."""
-    if not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
-    return cfg
 
 
 def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
@@ -69,7 +42,7 @@ def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
     if progress and get_world_size() == 1:
         hooks = list(cfg.get('custom_hooks') or [])
         cfg.custom_hooks = hooks + [dict(type='ProgressBarHook')]
-    runner = EvalRunner.from_cfg(cfg)
+    runner = DeviceAwareRunner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     if checkpoint is None:

@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     p.add_argument('--ks', type=int, nargs='+', default=[10, 20, 50, 100],
                    help='numbers of k-means clusters')
     p.add_argument('--seed', type=int, default=0,
-                   help='k-means++ seed (default: 0)')
+                   help='k-means++ seed')
     p.add_argument('--out', default='work_dirs/analysis/cluster_nmi.png',
                    help='PNG of NMI against K')
     args = p.parse_args(argv)

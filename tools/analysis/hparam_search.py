@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from cld_mm.evaluation.features import HelpFormatter
+
 DEFAULT_CLD_SPACE = ['model.cld_head.temperature=0.1,0.2,0.5',
                      'model.cld_head.num_clusters=4,8,16',
                      'model.cld_head.loss_weight=0.25,0.5,1.0']
@@ -162,28 +164,39 @@ def spearman(a: List[float], b: List[float]) -> float:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='label-free hparam search')
+    p = argparse.ArgumentParser(description='label-free hparam search: short '
+                                'trials ranked without labels',
+                                formatter_class=HelpFormatter)
     p.add_argument('config')
     p.add_argument('--space', nargs='+', default=None,
                    help='KEY=v1,v2 | KEY=lo:hi[:log] (default: CLD T_G, K, '
                    'lambda: model.cld_head.*)')
     p.add_argument('--criterion', default='view_retrieval',
                    choices=['view_retrieval', 'align_uniform', 'alignment',
-                            'uniformity'])
-    p.add_argument('--trials', type=int, default=6)
+                            'uniformity'],
+                   help='label-free criterion the study optimises')
+    p.add_argument('--trials', type=int, default=6, help='number of trials')
     p.add_argument('--grid', action='store_true',
                    help='grid sampler (every dimension must be a list)')
-    p.add_argument('--iters', type=int, default=40)
-    p.add_argument('--batch', type=int, default=32)
-    p.add_argument('--train-ann', default='meta/train_5k.txt')
-    p.add_argument('--query-ann', default='meta/test_1k.txt')
-    p.add_argument('--data-root')
-    p.add_argument('--eval-per-class', type=int, default=20)
-    p.add_argument('--query-per-class', type=int, default=20)
+    p.add_argument('--iters', type=int, default=40,
+                   help='training iterations per trial')
+    p.add_argument('--batch', type=int, default=32,
+                   help='training batch size')
+    p.add_argument('--train-ann', default='meta/train_5k.txt',
+                   help='annotation list of the training images')
+    p.add_argument('--query-ann', default='meta/test_1k.txt',
+                   help='annotation list of the kNN query images')
+    p.add_argument('--data-root', help="replace the config's data root")
+    p.add_argument('--eval-per-class', type=int, default=20,
+                   help='training images per class for the criteria')
+    p.add_argument('--query-per-class', type=int, default=20,
+                   help='query images per class for the kNN column')
     p.add_argument('--no-knn', action='store_true',
                    help='no labels: skip the kNN column')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--work-dir', default='work_dirs/hparam_search')
+    p.add_argument('--seed', type=int, default=0,
+                   help='sampler and augmentation seed')
+    p.add_argument('--work-dir', default='work_dirs/hparam_search',
+                   help='results.json and one trial_N/ log folder per trial')
     return p.parse_args(argv)
 
 

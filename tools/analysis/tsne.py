@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
                    help='UMAP neighbours')
     p.add_argument('--no-umap', action='store_true', help='t-SNE only')
     p.add_argument('--seed', type=int, default=0,
-                   help='t-SNE / UMAP random state (default: 0)')
+                   help='t-SNE / UMAP random state')
     p.add_argument('--out', default='work_dirs/analysis/tsne.png',
                    help='PNG; the embeddings go to the same name .npz')
     args = p.parse_args(argv)
