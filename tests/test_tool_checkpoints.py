@@ -2,8 +2,8 @@
 and that differ only in what evaluation does not use.
 
 Each of tsne.py, retrieval_grid.py, cluster_nmi.py and group_entropy.py runs
-as a real subprocess on shipped configs (ResNet-18 as shipped; only the data
-is shrunk: 16 px copies of 2 + 2 CIFAR-10 images per class):
+on shipped configs (ResNet-18 as shipped; only the data is shrunk: 16 px
+copies of 2 + 2 CIFAR-10 images per class):
 
 (a) a checkpoint of the config's own model: exit 0, outputs under the
     working directory's ``work_dirs/`` (or the ``--out`` given), mmengine's
@@ -14,20 +14,21 @@ is shrunk: 16 px copies of 2 + 2 CIFAR-10 images per class):
 (c) a checkpoint whose only difference is a memory bank / feature cache of
     another size: exit 0.
 
-The subprocesses run concurrently (two at a time) to keep the file fast.
+One success (tsne.py) and one refusal (group_entropy.py) run as real
+subprocesses; the other runs execute the tool files as ``__main__`` in this
+process (tests/tool_runner.py: the same ``__main__`` block, exit status and
+stdout / stderr) while those two run, to keep the file fast.
 """
 import copy
 import os
 import os.path as osp
-import subprocess
-import sys
-import time
 
 import mmcv
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from tool_runner import run_jobs
 
 from utils import REPO, shrink_backbone, write_subset
 
@@ -103,25 +104,6 @@ def setup(cifar10_root, tmp_path_factory):
     return d, cfgs, ck
 
 
-def _run_all(jobs: dict, cwd: str, parallel: int = 2) -> dict:
-    """Run ``{name: argv}`` as subprocesses, ``parallel`` at a time."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    pending, running, done = list(jobs.items()), {}, {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            name, argv = pending.pop(0)
-            running[name] = subprocess.Popen(
-                [sys.executable, *argv], cwd=cwd, env=env, text=True,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for name, proc in list(running.items()):
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                done[name] = (proc.returncode, out, err)
-                del running[name]
-        time.sleep(0.1)
-    return done
-
-
 @pytest.fixture(scope='module')
 def runs(setup):
     d, cfgs, ck = setup
@@ -164,7 +146,10 @@ def runs(setup):
                           ck['npid_cld'], '--level', 'group', '--ks', '4',
                           '--out', 'work_dirs/c/nmi_group.png'],
     }
-    return cwd, _run_all(jobs, cwd)
+    # the command line itself: one success, one refusal
+    real = {name: jobs.pop(name) for name in ('tsne_fit',
+                                              'entropy_npid_for_smog')}
+    return cwd, run_jobs(jobs, real, cwd)
 
 
 def _ok(result):
@@ -173,9 +158,10 @@ def _ok(result):
     return out, err
 
 
-def _refused(result, *names):
+def _refused(result, tool, *names):
     rc, out, err = result
     assert rc != 0, out
+    assert f'{tool}.py: error: ' in err, err[-3000:]
     assert 'Traceback' not in err, err[-3000:]   # a message, not a crash
     assert 'does not fit' in err, err[-3000:]
     for name in names:
@@ -227,17 +213,18 @@ def test_fitting_checkpoints_write_under_work_dirs(runs):
 def test_checkpoints_that_do_not_fit_are_refused(runs):
     cwd, res = runs
     # a narrower ResNet: the backbone weights of another shape are listed
-    for job in ('tsne_narrow', 'grid_narrow'):
-        err = _refused(res[job], 'npid_narrow.pth', 'NPID',
+    for job, tool in (('tsne_narrow', 'tsne'),
+                      ('grid_narrow', 'retrieval_grid')):
+        err = _refused(res[job], tool, 'npid_narrow.pth', 'NPID',
                        'backbone.conv1.weight checkpoint (16, 3, 3, 3) vs '
                        'model (64, 3, 3, 3)', 'keys of another shape')
     # NPID for NPID+CLD's group level: the missing group branch is named
-    err = _refused(res['nmi_npid_for_cld'], 'NPIDCLD', "level 'group'",
-                   'missing')
+    err = _refused(res['nmi_npid_for_cld'], 'cluster_nmi', 'NPIDCLD',
+                   "level 'group'", 'missing')
     assert 'group_neck' in err or 'cld.' in err
     # NPID for SMoG's groups: the momentum encoder and the group table
-    err = _refused(res['entropy_npid_for_smog'], "level 'groups'", 'groups',
-                   'target.')
+    err = _refused(res['entropy_npid_for_smog'], 'group_entropy',
+                   "level 'groups'", 'groups', 'target.')
     assert not osp.exists(osp.join(cwd, 'work_dirs', 'bad'))
 
 
