@@ -216,3 +216,31 @@ def set_where(node, anchor: str, **values) -> int:
     if not count:
         raise KeyError(f'no dict holds {anchor!r}')
     return count
+
+
+def shrink_options(node, **limits) -> dict:
+    """Cap every (nested) integer option named in ``limits`` at its limit.
+
+    Sizes a config chose for the full data and batch (e.g. ``queue_len``,
+    ``num_clusters``) are found wherever they are nested and lowered to at
+    most ``limits[key]``; smaller values stay. Returns how many dicts were
+    changed per key (keys with none changed are left out).
+    """
+    changed = {}
+
+    def visit(n):
+        if isinstance(n, dict):
+            for key, limit in limits.items():
+                value = n.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) \
+                        and value > limit:
+                    n[key] = limit
+                    changed[key] = changed.get(key, 0) + 1
+            for value in list(n.values()):
+                visit(value)
+        elif isinstance(n, (list, tuple)):
+            for value in n:
+                visit(value)
+
+    visit(node)
+    return changed
