@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from tool_runner import run_in_process
 
 from cld_mm.engine.config_checks import check_dataset_paths
 
@@ -71,18 +72,24 @@ def test_missing_data_root_is_named(tmp_path):
 
 
 def test_train_tool_reports_missing_data_and_unknown_type(tmp_path,
-                                                       cifar10_root):
+                                                       cifar10_root,
+                                                       monkeypatch):
     train = osp.join(REPO, 'tools', 'train.py')
-    proc = subprocess.run(
+    # the command line: a real process ends with an error naming the data
+    proc = subprocess.Popen(
         [sys.executable, train, osp.join(REPO, NPID_CFG), '--work-dir',
          str(tmp_path), '--cfg-options',
          f'train_dataloader.dataset.data_root={tmp_path}/none'],
-        capture_output=True, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        # meanwhile the same tool file as __main__ in this process (its
+        # argument parsing sets LOCAL_RANK): an unknown model type is named
+        monkeypatch.setenv('LOCAL_RANK', '0')
+        with pytest.raises(KeyError, match='NPIDD is not in the'):
+            run_in_process([train, osp.join(REPO, NPID_CFG), '--work-dir',
+                            str(tmp_path), '--cfg-options',
+                            'model.type=NPIDD'], cwd=REPO)
+    finally:
+        _, err = proc.communicate()
     assert proc.returncode != 0
-    assert 'train data not found' in proc.stderr
-    proc = subprocess.run(
-        [sys.executable, train, osp.join(REPO, NPID_CFG), '--work-dir',
-         str(tmp_path), '--cfg-options', 'model.type=NPIDD'],
-        capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode != 0
-    assert 'NPIDD is not in the' in proc.stderr
+    assert 'train data not found' in err
