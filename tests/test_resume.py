@@ -15,6 +15,7 @@ kNN validation from advancing them.
 import glob
 import json
 import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -104,11 +105,44 @@ def _to_legacy_layout(path):
     torch.save(ckpt, path)
 
 
+@pytest.fixture(scope='module')
+def npid_full(cifar_slice, tmp_path_factory):
+    """The uninterrupted NPID run: 2 epochs, kNN after each (read only).
+    ResumeValidationHook leaves fresh runs alone, so this run stands for the
+    runs with and without it."""
+    full = str(tmp_path_factory.mktemp('npid_full'))
+    Runner.from_cfg(_config(full, cifar_slice, 'NPID', 2, True)).train()
+    return full
+
+
+@pytest.fixture(scope='module')
+def npid_half_unvalidated(cifar_slice, tmp_path_factory):
+    """NPID stopped after epoch 1, trained without validation (copy it with
+    :func:`_copy_run` before resuming it)."""
+    half = str(tmp_path_factory.mktemp('npid_half_unvalidated'))
+    Runner.from_cfg(_config(half, cifar_slice, 'NPID', 1, False)).train()
+    return half
+
+
+def _copy_run(src, dst):
+    """A work dir copied, its ``last_checkpoint`` pointing into the copy."""
+    shutil.copytree(src, dst)
+    with open(osp.join(dst, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    assert osp.dirname(last) == src, last
+    with open(osp.join(dst, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(dst, osp.basename(last)))
+    return dst
+
+
 @pytest.mark.parametrize('name', _cases())
-def test_resume_is_bit_identical(tmp_path, cifar_slice, name):
+def test_resume_is_bit_identical(tmp_path, cifar_slice, name, request):
     validate = name == 'NPID'  # kNN validation between the epochs, once
-    full = str(tmp_path / 'full')
-    Runner.from_cfg(_config(full, cifar_slice, name, 2, validate)).train()
+    if name == 'NPID':
+        full = request.getfixturevalue('npid_full')
+    else:
+        full = str(tmp_path / 'full')
+        Runner.from_cfg(_config(full, cifar_slice, name, 2, validate)).train()
     half = str(tmp_path / 'half')
     Runner.from_cfg(_config(half, cifar_slice, name, 1, validate)).train()
     first = _load(osp.join(half, 'epoch_1.pth'))
@@ -154,7 +188,6 @@ def test_plain_reseed_would_not_replay(tmp_path, cifar_slice):
     assert not torch.equal(a['memory_bank'], b['memory_bank'])
 
 
-
 def _knn_by_epoch(work_dir):
     """{epoch: kNN top-1} over every run (timestamp folder) of a work dir."""
     out = {}
@@ -169,7 +202,7 @@ def _knn_by_epoch(work_dir):
 
 @pytest.mark.parametrize('hook', [True, False])
 def test_resume_validates_the_epoch_its_checkpoint_preceded(
-        tmp_path, cifar_slice, hook):
+        tmp_path, cifar_slice, npid_full, npid_half_unvalidated, hook):
     """A run stopped after writing epoch_1.pth but before validating epoch 1
     (here: trained without validation) gets epoch 1's kNN on resume, equal
     to the uninterrupted run's; without ResumeValidationHook it never does.
@@ -180,10 +213,10 @@ def test_resume_validates_the_epoch_its_checkpoint_preceded(
             c.default_hooks.pop('resume_validation')
         return c
 
-    full = str(tmp_path / 'full')
-    Runner.from_cfg(cfg(full, 2, True)).train()
-    half = str(tmp_path / 'half')
-    Runner.from_cfg(cfg(half, 1, False)).train()
+    # the uninterrupted run and the one stopped before validating epoch 1
+    # are fresh runs, which the hook leaves alone: shared by both cases
+    full = npid_full
+    half = _copy_run(npid_half_unvalidated, str(tmp_path / 'half'))
     assert _knn_by_epoch(half) == {}
     resumed = cfg(half, 2, True)
     resumed.resume = True
