@@ -10,7 +10,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from utils import tiny_config
+from utils import small_crops, tiny_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
@@ -53,8 +53,8 @@ def test_repro_configs_share_the_recipe(cifar10_root):
 
 @pytest.fixture(scope='module')
 def repro_runs(cifar_slice, tmp_path_factory):
-    """Each repro config, shrunk to 20 training images (batch 8, 2 epochs of
-    2 iterations) with kNN on 40 test images after each epoch."""
+    """Each repro config, shrunk to 20 training images (16 px crops, batch 8,
+    2 epochs of 2 iterations) with kNN on 40 test images after each epoch."""
     from conftest import write_subset
     root, _, test_ann = cifar_slice
     train_ann = write_subset(root, 'train', 2, 'train_t20')
@@ -64,6 +64,7 @@ def repro_runs(cifar_slice, tmp_path_factory):
         wd = str(base / name)
         cfg = tiny_config(repro_config(name), wd, root, train_ann, test_ann,
                           batch_size=8, max_iters=5)
+        small_crops(cfg.train_dataloader.dataset.pipeline)
         cfg.train_cfg.val_interval = 1
         Runner.from_cfg(cfg).train()
         dirs[method] = wd
