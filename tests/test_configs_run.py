@@ -111,7 +111,7 @@ def long_tail_size(per_class, num_classes, ratio=100):
 
 def inner_dataset(cfg):
     ds = cfg.train_dataloader.dataset
-    while ds.get('type') == 'LongTailDataset':
+    while ds.get('type') in ('LongTailDataset', 'InMemoryImages'):
         ds = ds.dataset
     return ds
 
@@ -186,6 +186,8 @@ def prepare(path, data, work_dir, iters=2, checkpoint=False):
     if is_224(cfg) and not swin:
         small_crops(cfg.train_dataloader.dataset)
     cfg.work_dir = work_dir
+    if cfg.train_dataloader.dataset.type == 'InMemoryImages':  # the arrays
+        cfg.train_dataloader.dataset.cache_dir = osp.join(work_dir, 'arrays')
     cfg.train_dataloader.update(batch_size=batch, num_workers=0,
                                 persistent_workers=False)
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1,

@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from utils import REPO, small_crops, tiny_config
 
 TB_CONFIG = ('configs/quickstart/'
-             'moco-cld_resnet18_1xb128-coslr-3e_cifar10-5k_tensorboard.py')
+             'moco-cld_resnet18-s2_1xb128-coslr-6e_cifar10-5k_tensorboard.py')
 
 
 def _events(path: str) -> dict:
@@ -43,7 +43,8 @@ def test_tensorboard_switch_writes_the_logged_scalars(tmp_path, cifar_t20):
     root, train_ann, test_ann = cifar_t20
     cfg = tiny_config(TB_CONFIG, str(tmp_path), root, train_ann, test_ann,
                       batch_size=8, max_iters=2)
-    small_crops(cfg.train_dataloader.dataset.pipeline)
+    small_crops(cfg.model.data_preprocessor.view_pipeline)
+    cfg.train_dataloader.dataset.cache_dir = str(tmp_path / 'arrays')
     cfg.custom_hooks = []        # the kNN of the random init is not needed
     Runner.from_cfg(cfg).train()
     events = glob.glob(osp.join(str(tmp_path), '*', 'vis_data',
@@ -67,7 +68,7 @@ def test_tensorboard_switch_writes_the_logged_scalars(tmp_path, cifar_t20):
 def test_cfg_options_switch_replaces_the_json_backend():
     """The one-flag switch documented in configs/_base_/tensorboard.py."""
     cfg = Config.fromfile(osp.join(REPO, 'configs/quickstart/'
-                                   'moco-cld_resnet18_1xb128-coslr-3e_'
+                                   'moco-cld_resnet18-s2_1xb128-coslr-6e_'
                                    'cifar10-5k.py'))
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
         'LocalVisBackend']

@@ -4,7 +4,7 @@
 # the randomly initialised network's kNN (measured 21.5 % vs 30.6 %; its
 # first epochs contrast every image with bank rows that no view of it has
 # written yet). The quickstart that shows learning in the same time is
-# ../quickstart/moco-cld_resnet18_1xb128-coslr-3e_cifar10-5k.py.
+# ../quickstart/moco-cld_resnet18-s2_1xb128-coslr-6e_cifar10-5k.py.
 _base_ = './npid_resnet18_1xb256-coslr-200e_cifar10.py'
 
 train_ann = 'meta/train_5k.txt'
