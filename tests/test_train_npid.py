@@ -11,7 +11,7 @@ from tool_runner import run_in_process
 
 from cld_mm.engine.config_checks import check_dataset_paths
 
-from utils import NPID_CFG, REPO, tiny_config
+from utils import NPID_CFG, REPO, small_crops, tiny_config
 
 QUICKSTART = 'configs/npid/npid_resnet18_1xb64-coslr-4e_cifar10-5k-quickstart.py'
 
@@ -20,6 +20,7 @@ def test_npid_runner_trains_then_knn(tmp_path, cifar_slice):
     root, train_ann, test_ann = cifar_slice
     cfg = tiny_config(NPID_CFG, str(tmp_path), root, train_ann, test_ann,
                       batch_size=16, max_iters=10)
+    small_crops(cfg.train_dataloader.dataset.pipeline)   # 16 px views
     runner = Runner.from_cfg(cfg)
     bank_before = runner.model.memory_bank.clone()
     runner.train()
