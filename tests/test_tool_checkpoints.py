@@ -62,14 +62,18 @@ def _tiny_data(src_root: str, dst: str) -> str:
 
 
 def _config(base: str, root: str, path: str) -> str:
-    """``base`` with its kNN data (memory, query) on the tiny folder."""
+    """``base`` with its kNN data (memory, query) on the tiny folder, kept as
+    Python lists (``serialize_data=False``: mmengine's serialisation for
+    worker processes runs a full ``gc.collect()``, ~0.5 s in a test process,
+    for each of the ~20 datasets these runs build; the tools load with
+    ``num_workers=0``)."""
     with open(path, 'w') as f:
         f.write(f'_base_ = {base!r}\n'
                 'test_dataloader = dict(dataset=dict(\n'
                 f'    memory=dict(data_root={root!r}, '
-                "ann_file='meta/train.txt'),\n"
+                "ann_file='meta/train.txt', serialize_data=False),\n"
                 f'    query=dict(data_root={root!r}, '
-                "ann_file='meta/test.txt')))\n")
+                "ann_file='meta/test.txt', serialize_data=False)))\n")
     return path
 
 
