@@ -67,6 +67,12 @@ def _config(work_dir, cifar_slice, name, max_epochs, validate):
         type='CheckpointHook', interval=1,
         backend_args=dict(backend='atomic_local'))
     cfg.randomness = dict(seed=7, deterministic=True)
+    # plain lists: mmengine serialises a dataset for worker processes with a
+    # full gc.collect() (~0.5 s in a test process); num_workers is 0 here
+    cfg.train_dataloader.dataset.serialize_data = False
+    if validate:
+        for part in ('memory', 'query'):
+            cfg.val_dataloader.dataset[part].serialize_data = False
     return cfg
 
 
