@@ -66,6 +66,12 @@ def repro_runs(cifar_slice, tmp_path_factory):
                           batch_size=8, max_iters=5)
         small_crops(cfg.train_dataloader.dataset.pipeline)
         cfg.train_cfg.val_interval = 1
+        # plain lists: mmengine serialises a dataset for worker processes
+        # with a full gc.collect() (~0.5 s here); num_workers is 0
+        for ds in (cfg.train_dataloader.dataset,
+                   cfg.val_dataloader.dataset.memory,
+                   cfg.val_dataloader.dataset.query):
+            ds.serialize_data = False
         Runner.from_cfg(cfg).train()
         dirs[method] = wd
     return dirs

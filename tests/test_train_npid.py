@@ -21,6 +21,12 @@ def test_npid_runner_trains_then_knn(tmp_path, cifar_slice):
     cfg = tiny_config(NPID_CFG, str(tmp_path), root, train_ann, test_ann,
                       batch_size=16, max_iters=10)
     small_crops(cfg.train_dataloader.dataset.pipeline)   # 16 px views
+    # plain lists: mmengine serialises a dataset for worker processes with a
+    # full gc.collect() (~0.5 s in a test process); num_workers is 0
+    for ds in (cfg.train_dataloader.dataset,
+               cfg.val_dataloader.dataset.memory,
+               cfg.val_dataloader.dataset.query):
+        ds.serialize_data = False
     runner = Runner.from_cfg(cfg)
     bank_before = runner.model.memory_bank.clone()
     runner.train()
