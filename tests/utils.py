@@ -160,6 +160,19 @@ def deterministic_views(cfg: Config, size: int = 16) -> int:
     raise ValueError('the train pipeline has no MultiView')
 
 
+def nested_dicts(node):
+    """Every dict in a (nested) config node, parents before children."""
+    if isinstance(node, dict):
+        yield node
+        children = list(node.values())
+    elif isinstance(node, (list, tuple)):
+        children = node
+    else:
+        return
+    for child in children:
+        yield from nested_dicts(child)
+
+
 def shrink_backbone(model: dict, base_channels: int = 8,
                     norm_cfg: Optional[dict] = None) -> dict:
     """Narrow the ResNet of a model config (in place) and adapt its necks.
@@ -176,18 +189,9 @@ def shrink_backbone(model: dict, base_channels: int = 8,
     backbone.update(base_channels=base_channels, stem_channels=base_channels)
     if norm_cfg is not None:
         backbone['norm_cfg'] = norm_cfg
-
-    def visit(node):
-        if isinstance(node, dict):
-            if node is not backbone and node.get('in_channels') == old:
-                node['in_channels'] = new
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                visit(value)
-
-    visit(model)
+    for node in list(nested_dicts(model)):
+        if node is not backbone and node.get('in_channels') == old:
+            node['in_channels'] = new
     return model
 
 
@@ -198,21 +202,10 @@ def set_where(node, anchor: str, **values) -> int:
     ``num_clusters``), so tests do not depend on the nesting. Returns how
     many dicts were changed; raises if none holds ``anchor``.
     """
-    count = 0
-
-    def visit(n):
-        nonlocal count
-        if isinstance(n, dict):
-            if anchor in n:
-                n.update(values)
-                count += 1
-            for value in list(n.values()):
-                visit(value)
-        elif isinstance(n, (list, tuple)):
-            for value in n:
-                visit(value)
-
-    visit(node)
+    holders = [n for n in nested_dicts(node) if anchor in n]
+    for n in holders:
+        n.update(values)
+    count = len(holders)
     if not count:
         raise KeyError(f'no dict holds {anchor!r}')
     return count
@@ -227,20 +220,11 @@ def shrink_options(node, **limits) -> dict:
     changed per key (keys with none changed are left out).
     """
     changed = {}
-
-    def visit(n):
-        if isinstance(n, dict):
-            for key, limit in limits.items():
-                value = n.get(key)
-                if isinstance(value, int) and not isinstance(value, bool) \
-                        and value > limit:
-                    n[key] = limit
-                    changed[key] = changed.get(key, 0) + 1
-            for value in list(n.values()):
-                visit(value)
-        elif isinstance(n, (list, tuple)):
-            for value in n:
-                visit(value)
-
-    visit(node)
+    for n in list(nested_dicts(node)):
+        for key, limit in limits.items():
+            value = n.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) \
+                    and value > limit:
+                n[key] = limit
+                changed[key] = changed.get(key, 0) + 1
     return changed
