@@ -10,6 +10,13 @@ and tested (``tests/test_compat.py``):
   ``load_checkpoint`` fail with ``UnpicklingError: Weights only load failed``.
   We allow-list exactly those classes, keeping torch's protection for
   everything else (``weights_only`` stays on).
+* :func:`keep_global_allow_list` - onedl-mmengine loads each checkpoint
+  inside ``torch.serialization.safe_globals(its list)``, and torch removes
+  every listed global from the process-wide allow-list when that block
+  ends, including the ones allowed above: the next ``weights_only`` load
+  outside mmengine's loader (a resume, a tool) then fails with
+  ``UnpicklingError: ... HistoryBuffer``. Its list is narrowed to what is
+  not allowed yet. Nothing to do on upstream mmengine 0.10.7.
 * :func:`check_torchvision` - the registry's torchvision 0.28.0 is a CUDA
   build; on a CPU torch it needs ``tools/install/fix_torchvision_cpu.py`` (run
   by the install script). This turns the obscure failure into a clear error.
@@ -78,6 +85,31 @@ def allow_mmengine_checkpoint_globals() -> None:
     if add is not None:  # torch>=2.4; older torch loads with weights_only=False
         add(mmengine_checkpoint_globals())
     _APPLIED.add('safe_globals')
+
+
+def keep_global_allow_list() -> bool:
+    """Stop onedl-mmengine's loader from shrinking the global allow-list.
+
+    Returns whether mmengine's ``get_torch_safe_globals`` was narrowed.
+    """
+    if 'keep_allow_list' in _APPLIED:
+        return False
+    try:
+        from mmengine.runner import checkpoint
+    except ImportError:
+        return False
+    listed = getattr(checkpoint, 'get_torch_safe_globals', None)
+    get_allowed = getattr(torch.serialization, 'get_safe_globals', None)
+    if listed is None or get_allowed is None:
+        return False
+
+    def not_allowed_yet() -> list:
+        allowed = set(get_allowed())
+        return [g for g in listed() if g not in allowed]
+
+    checkpoint.get_torch_safe_globals = not_allowed_yet
+    _APPLIED.add('keep_allow_list')
+    return True
 
 
 def check_torchvision() -> None:
@@ -323,6 +355,7 @@ def apply_all() -> None:
     check_pins()
     check_torchvision()
     allow_mmengine_checkpoint_globals()
+    keep_global_allow_list()
 
 
 apply_all()

@@ -51,6 +51,38 @@ def test_weights_only_load_fails_without_the_fix(tmp_path):
         proc.stderr
 
 
+def test_global_allow_list_survives_mmengine_loads(tmp_path):
+    """mmengine's loader (onedl-mmengine's wraps each load in a
+    ``safe_globals`` block) leaves the process-wide allow-list whole: a
+    plain ``torch.load`` after it still reads a Runner's checkpoint."""
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner import CheckpointLoader
+    path = str(tmp_path / 'ckpt.pth')
+    _mmengine_checkpoint(path)
+    for _ in range(2):
+        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        hub = ckpt['message_hub']['log_scalars']
+        assert isinstance(hub['train/loss'], HistoryBuffer)
+    assert HistoryBuffer in torch.serialization.get_safe_globals()
+    ckpt = torch.load(path)  # weights_only=True, outside mmengine
+    assert ckpt['message_hub']['log_scalars']['train/loss'].current() == 1.5
+    assert ckpt['meta']['seed'] == 7
+
+
+def test_a_safe_globals_block_removes_what_it_lists(tmp_path):
+    """Why :func:`compat.keep_global_allow_list` exists: torch's
+    ``safe_globals`` block removes every global it lists when it ends, also
+    one that was allowed for the whole process before it."""
+    class Kept:
+        pass
+
+    torch.serialization.add_safe_globals([Kept])
+    assert Kept in torch.serialization.get_safe_globals()
+    with torch.serialization.safe_globals([Kept]):
+        pass
+    assert Kept not in torch.serialization.get_safe_globals()
+
+
 def test_allow_list_keeps_other_globals_blocked(tmp_path):
     path = str(tmp_path / 'evil.pth')
     torch.save({'x': compat.check_pins}, path)  # an arbitrary function
