@@ -40,6 +40,12 @@ def train_cfg(tmp_path, data, flags, name, tiny=False):
     cfg = tiny_config(CONFIG, str(tmp_path / name), root, train_ann,
                       batch_size=8, max_iters=2)
     small_crops(cfg.train_dataloader.dataset.pipeline)
+    # a plain list: mmengine serialises a dataset for worker processes with
+    # a full gc.collect() (~0.5 s in a test process); num_workers is 0
+    cfg.train_dataloader.dataset.serialize_data = False
+    # a name of its own: runners of one config built within the same second
+    # (same timestamp) would share one MessageHub, and its loss history
+    cfg.experiment_name = f'{tmp_path.name}_{name}'
     shrink_backbone(cfg.model, base_channels=8)
     if tiny:
         set_where(cfg.model, 'in_channels', in_channels=tiny_models.C)
