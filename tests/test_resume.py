@@ -13,6 +13,7 @@ resumed run from the start, which replays epoch 1's augmentations) and keeps
 kNN validation from advancing them.
 """
 import glob
+import itertools
 import json
 import os.path as osp
 import shutil
@@ -32,6 +33,7 @@ CASES = {  # name -> (real config, model overrides for a batch of 8)
     'MoCoCLD': ('configs/cld/moco-cld_resnet18_1xb256-coslr-200e_cifar10.py',
                 dict(queue_len=32, cld_head=dict(num_clusters=4))),
 }
+RUN_IDS = itertools.count()
 STATE = {'NPID': ['memory_bank'], 'EvalMoCo': ['queue', 'queue_ptr'],
          'MoCoCLD': ['queue', 'queue_ptr']}
 
@@ -67,6 +69,9 @@ def _config(work_dir, cifar_slice, name, max_epochs, validate):
         type='CheckpointHook', interval=1,
         backend_args=dict(backend='atomic_local'))
     cfg.randomness = dict(seed=7, deterministic=True)
+    # a name of its own: runners of one config built within the same second
+    # (same timestamp) would share a MessageHub and a Visualizer
+    cfg.experiment_name = f'{name}_{next(RUN_IDS)}'
     # plain lists: mmengine serialises a dataset for worker processes with a
     # full gc.collect() (~0.5 s in a test process); num_workers is 0 here
     cfg.train_dataloader.dataset.serialize_data = False
