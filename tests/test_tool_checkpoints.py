@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from tool_runner import run_jobs
 
+from tool_runner import run_jobs
 from utils import REPO, shrink_backbone, write_subset
 
 TOOLS = osp.join(REPO, 'tools', 'analysis')

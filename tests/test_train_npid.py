@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-from tool_runner import run_in_process
 
 from cld_mm.engine.config_checks import check_dataset_paths
 
+from tool_runner import run_in_process
 from utils import NPID_CFG, REPO, small_crops, tiny_config
 
 QUICKSTART = 'configs/npid/npid_resnet18_1xb64-coslr-4e_cifar10-5k-quickstart.py'

@@ -13,6 +13,7 @@ per-sample norm instead of BatchNorm).
 import copy
 import os
 import os.path as osp
+import uuid
 from typing import Optional
 
 from mmengine.config import Config
@@ -76,6 +77,10 @@ def tiny_config(config: str, work_dir: str, root: str, train_ann: str,
     """
     cfg = Config.fromfile(osp.join(REPO, config))
     cfg.work_dir = work_dir
+    # mmengine names the MessageHub after the config and the second it was
+    # built: two Runners of one config within a second would share it
+    cfg.experiment_name = (osp.splitext(osp.basename(config))[0] + '_' +
+                           uuid.uuid4().hex[:8])
     n_train = sum(1 for _ in open(osp.join(root, train_ann)))
     ds = cfg.train_dataloader.dataset
     while 'dataset' in ds and 'ann_file' not in ds:  # wrappers

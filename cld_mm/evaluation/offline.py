@@ -12,7 +12,6 @@ number" and NCCL.
 """
 from typing import Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.dist import get_world_size
 from mmengine.model import is_model_wrapper
