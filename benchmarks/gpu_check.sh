@@ -32,12 +32,25 @@ mkdir -p "$out"
 py=${PYTHON:-python3}
 command -v "$py" >/dev/null || py=python
 echo "[gpu_check] python: $(command -v "$py") ($("$py" -V 2>&1))"
-if ! "$py" -c 'import torch' 2>/dev/null; then
+# one interpreter start: torch's version, CUDA build and device (exit 4: no
+# torch, 5: no GPU)
+probe='import sys
+try:
+    import torch
+except ImportError:
+    sys.exit(4)
+gpu = torch.cuda.is_available()
+print("[gpu_check] torch", torch.__version__, "CUDA", torch.version.cuda,
+      "available:", gpu, torch.cuda.get_device_name(0) if gpu else "")
+sys.exit(0 if gpu else 5)'
+"$py" -c "$probe"; probe_rc=$?
+if [ $probe_rc -eq 4 ]; then
   echo "[gpu_check] this Python has no torch: install a CUDA build of torch first" >&2
   exit 2
-fi
-"$py" -c 'import torch; print("[gpu_check] torch", torch.__version__, "CUDA", torch.version.cuda, "available:", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
-if [ $dry -eq 0 ] && ! "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+elif [ $probe_rc -ne 0 ] && [ $probe_rc -ne 5 ]; then
+  echo "[gpu_check] torch failed to load (exit $probe_rc)" >&2
+  exit 2
+elif [ $probe_rc -eq 5 ] && [ $dry -eq 0 ]; then
   echo "[gpu_check] torch sees no GPU (use --dry-run on a CPU machine)" >&2
   exit 2
 fi
