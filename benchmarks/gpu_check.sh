@@ -67,7 +67,8 @@ else
   echo "[gpu_check] nothing to install (wheelhouse: $wheels)"
 fi
 export PYTHONPATH=$repo:$site${PYTHONPATH:+:$PYTHONPATH}
-missing=$("$py" - <<'PY'
+# (only the marked line counts: an import may print on its own)
+missing=$("$py" - <<'PY' | sed -n 's/^\[missing\] //p'
 import importlib
 bad = []
 for m in ('mmengine', 'mmcv', 'mmpretrain', 'kornia', 'cld_mm'):
@@ -75,7 +76,7 @@ for m in ('mmengine', 'mmcv', 'mmpretrain', 'kornia', 'cld_mm'):
         importlib.import_module(m)
     except Exception as e:
         bad.append(f'{m} ({e!r})')
-print('; '.join(bad))
+print('[missing] ' + '; '.join(bad))
 PY
 )
 if [ -n "$missing" ]; then

@@ -26,7 +26,9 @@ and tested (``tests/test_compat.py``):
   ``package2module``, used for every ``'pkg::'`` config base) imports
   ``pkg_resources``, which prints "pkg_resources is deprecated" on every
   command and is gone in setuptools>=81. They are replaced by
-  ``importlib.metadata`` equivalents (what mmengine's maintained fork does).
+  ``importlib.metadata`` equivalents (what mmengine's maintained fork does),
+  which also find the onedl fork's distributions (``onedl-mmsegmentation``
+  for ``mmseg::`` config bases; the fork's own helpers do not).
 * :func:`file_client_only_when_used` - mmengine's checkpoint and logger
   hooks build a ``FileClient`` they never use, which logs two deprecation
   WARNING lines on every training run; it is now built only when used.
@@ -152,14 +154,27 @@ def _onedl_stack() -> bool:
 
 # --- mmengine.utils.package_utils without pkg_resources ---------------------
 
+def _distribution(package: str):
+    """The distribution named ``package``, else the onedl fork's
+    ``onedl-<package>`` (the same modules under another distribution name:
+    ``mmsegmentation`` is ``onedl-mmsegmentation`` there)."""
+    try:
+        return importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            return importlib.metadata.distribution('onedl-' + package)
+        except importlib.metadata.PackageNotFoundError:
+            raise importlib.metadata.PackageNotFoundError(package) from None
+
+
 def is_installed(package: str) -> bool:
     """Whether ``package`` is an installed distribution or importable module.
 
-    mmengine 0.10.7's semantics: a distribution name first, else a module
-    with a file (a namespace package does not count).
+    mmengine 0.10.7's semantics: a distribution name first (or its onedl
+    name), else a module with a file (a namespace package does not count).
     """
     try:
-        importlib.metadata.distribution(package)
+        _distribution(package)
         return True
     except importlib.metadata.PackageNotFoundError:
         spec = importlib.util.find_spec(package)
@@ -168,7 +183,7 @@ def is_installed(package: str) -> bool:
 
 def package2module(package: str) -> str:
     """The top-level module of an installed distribution (``top_level.txt``)."""
-    dist = importlib.metadata.distribution(package)
+    dist = _distribution(package)
     top_level = (dist.read_text('top_level.txt') or '').split()
     if not top_level:
         raise ValueError(f'can not infer the module name of {package}')
@@ -178,7 +193,7 @@ def package2module(package: str) -> str:
 def get_installed_path(package: str) -> str:
     """The folder of an installed package (distribution or module name)."""
     try:
-        dist = importlib.metadata.distribution(package)
+        dist = _distribution(package)
     except importlib.metadata.PackageNotFoundError:
         spec = importlib.util.find_spec(package)
         if spec is None:
@@ -204,21 +219,25 @@ _PACKAGE_UTILS = {'is_installed': is_installed,
 
 
 def package_utils_without_pkg_resources() -> bool:
-    """Replace mmengine's pkg_resources-based package helpers, everywhere.
+    """Replace mmengine's package helpers, everywhere.
 
-    Only where they use ``pkg_resources`` (mmengine 0.10.7; the onedl fork
-    already uses ``importlib.metadata``). Every module that imported them by
-    name (``mmengine.utils``, ``mmengine.config.config``, ``mmengine.hub``)
-    gets the replacement; later ``from mmengine.utils import ...`` see it
-    too. Returns whether anything was replaced.
+    Where they use ``pkg_resources`` (mmengine 0.10.7), and on the onedl
+    stack, whose ``importlib.metadata`` helpers look for the distribution
+    ``mmsegmentation`` (named ``onedl-mmsegmentation`` there), so every
+    ``mmseg::`` config base fails with "mmsegmentation is not installed".
+    Every module that imported them by name (``mmengine.utils``,
+    ``mmengine.config.config``, ``mmengine.hub``) gets the replacement;
+    later ``from mmengine.utils import ...`` see it too. Returns whether
+    anything was replaced.
     """
     if 'package_utils' in _APPLIED:
         return True
     from mmengine.utils import package_utils
     originals = {name: getattr(package_utils, name, None)
                  for name in _PACKAGE_UTILS}
-    if not any(fn is not None and 'pkg_resources' in fn.__code__.co_names
-               for fn in originals.values()):
+    if not _onedl_stack() and not any(
+            fn is not None and 'pkg_resources' in fn.__code__.co_names
+            for fn in originals.values()):
         return False
     for mod in list(sys.modules.values()):
         if mod is None or not getattr(mod, '__name__', '').startswith('mm'):
