@@ -6,7 +6,7 @@ Prints the path of every ``*.whl`` in WHEELHOUSE whose distribution is not
 installed in the running interpreter, one per line; when a distribution has
 several wheels (one per Python version), the one whose tags this
 interpreter accepts. Installed packages (the machine's own torch, numpy,
-opencv) are never replaced.
+opencv, or the onedl fork of the OpenMMLab packages) are never replaced.
 """
 import glob
 import os.path as osp
@@ -33,12 +33,20 @@ def compatible(wheel: str) -> bool:
     return here in py_tags
 
 
+# the onedl fork ships the same modules under other distribution names: an
+# environment holding it must not get the upstream package beside it
+FORK_NAMES = {'mmdet': 'onedl-mmdetection'}
+
+
 def installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-        return True
-    except metadata.PackageNotFoundError:
-        return False
+    """``name`` or the onedl fork's distribution of it is installed."""
+    for dist in (name, FORK_NAMES.get(name, 'onedl-' + name)):
+        try:
+            metadata.version(dist)
+            return True
+        except metadata.PackageNotFoundError:
+            pass
+    return False
 
 
 def plan(wheelhouse: str) -> list:

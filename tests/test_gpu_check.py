@@ -23,6 +23,26 @@ def test_wheel_plan_selects_missing_installable_wheels(tmp_path):
     assert wheel_plan.dist_name('Kornia_RS-0.1.9-x.whl') == 'kornia-rs'
 
 
+def test_wheel_plan_counts_the_onedl_fork_as_installed():
+    """mmengine from upstream or from the fork: either one is installed
+    here, and the other is never planned beside it."""
+    import wheel_plan
+    from importlib import metadata
+
+    def have(name):
+        try:
+            metadata.version(name)
+            return True
+        except metadata.PackageNotFoundError:
+            return False
+
+    assert have('mmengine') or have('onedl-mmengine')
+    assert wheel_plan.installed('mmengine')
+    assert wheel_plan.installed('mmsegmentation')
+    assert wheel_plan.installed('mmdet')
+    assert not wheel_plan.installed('cld-mm-absent-pkg')
+
+
 def test_gpu_check_dry_run(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
                GPU_CHECK_TIMEOUT='280')

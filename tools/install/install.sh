@@ -17,9 +17,9 @@
 #                   onedl:   onedl-mmengine, onedl-mmcv, onedl-mmpretrain,
 #                   onedl-mmdetection, onedl-mmsegmentation
 #                   (requirements/constraints-onedl.txt). Same import names:
-#                   install one stack per environment. Experimental: numpy 2,
-#                   no setuptools pin, but resuming a checkpoint fails there
-#                   today (README, "The stack").
+#                   install one stack per environment. numpy 2, no
+#                   setuptools pin; the suite's figures on it: README,
+#                   "The stack".
 # Environment:
 #   CLD_MM_CACHE   where built wheels are kept (default ~/.cache/cld_mm)
 #   PYTHON         interpreter to install into (default: python)
