@@ -32,6 +32,7 @@ import copy
 import glob
 import math
 import os.path as osp
+import uuid
 
 import numpy as np
 import pytest
@@ -256,7 +257,11 @@ def runner_of(cfg):
                 'find_unused_parameters', 'activation_checkpointing',
                 'efficient_conv_bn_eval'):
         assert cfg.get(key) is None, key
-    return Runner(**{k: copy.deepcopy(cfg.get(k)) for k in RUNNER_KEYS
+    # a name of its own: mmengine names the MessageHub after the experiment
+    # and the second the Runner was built, so two runs within one second
+    # would share one loss history
+    return Runner(experiment_name=f'config_run_{uuid.uuid4().hex[:8]}',
+                  **{k: copy.deepcopy(cfg.get(k)) for k in RUNNER_KEYS
                      if cfg.get(k) is not None})
 
 

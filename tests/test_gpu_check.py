@@ -26,8 +26,9 @@ def test_wheel_plan_selects_missing_installable_wheels(tmp_path):
 def test_wheel_plan_counts_the_onedl_fork_as_installed():
     """mmengine from upstream or from the fork: either one is installed
     here, and the other is never planned beside it."""
-    import wheel_plan
     from importlib import metadata
+
+    import wheel_plan
 
     def have(name):
         try:

@@ -14,8 +14,12 @@ class DeviceAwareRunner(Runner):
     (NCCL in every mmpretrain config), also on a machine without CUDA. This
     one names the number of processes, the device the model runs on and the
     backend actually used (see :func:`cpu_env`), then the config as
-    mmengine does.
+    mmengine does unless ``log_config`` is False (an evaluation of a
+    checkpoint: the config is the user's file, and formatting it costs
+    about a second).
     """
+
+    log_config = True
 
     def _log_env(self, env_cfg: dict) -> None:
         env = collect_env()
@@ -29,7 +33,7 @@ class DeviceAwareRunner(Runner):
         rt = '\n    '.join(f'{k}: {v}' for k, v in runtime.items())
         self.logger.info(f"\n{'-' * 60}\nSystem environment:\n    {lines}\n"
                          f"\nRuntime environment:\n    {rt}\n{'-' * 60}\n")
-        if self.cfg._cfg_dict:
+        if self.log_config and self.cfg._cfg_dict:
             self.logger.info(f'Config:\n{self.cfg.pretty_text}')
 
 

@@ -21,6 +21,12 @@ from .checkpoint import load_eval_checkpoint
 from .hooks import ProgressBarHook  # noqa: F401  (registers it)
 
 
+class EvalRunner(DeviceAwareRunner):
+    """The evaluation's Runner: the true environment log, no config dump."""
+
+    log_config = False
+
+
 def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
                         progress: bool = True) -> dict:
     """Run ``cfg``'s test loop on ``checkpoint``; returns the metrics.
@@ -41,7 +47,7 @@ def evaluate_checkpoint(cfg: Config, checkpoint: Optional[str],
     if progress and get_world_size() == 1:
         hooks = list(cfg.get('custom_hooks') or [])
         cfg.custom_hooks = hooks + [dict(type='ProgressBarHook')]
-    runner = DeviceAwareRunner.from_cfg(cfg)
+    runner = EvalRunner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
     if checkpoint is None:
