@@ -15,8 +15,7 @@ class DeviceAwareRunner(Runner):
     one names the number of processes, the device the model runs on and the
     backend actually used (see :func:`cpu_env`), then the config as
     mmengine does unless ``log_config`` is False (an evaluation of a
-    checkpoint: the config is the user's file, and formatting it costs
-    about a second).
+    checkpoint, whose config is the user's file).
     """
 
     log_config = True

@@ -272,14 +272,12 @@ def load_features(config: Union[str, Config], checkpoint: Optional[str],
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` lists each option's default (None / off left unsaid; a
-    default of 0 is shown)."""
+    """``--help`` lists each option's default (None / off left unsaid)."""
 
     def _get_help_string(self, action) -> str:
         text = action.help or ''
-        # identity, not ``in (None, False)``: 0 == False would hide a 0 default
-        if action.default is None or action.default is False or \
-                '(default' in text or action.default is argparse.SUPPRESS:
+        if any(action.default is v for v in (None, False, argparse.SUPPRESS)) \
+                or '(default' in text:  # ``is``: a default of 0 == False
             return text
         return f'{text} (default: %(default)s)'.lstrip()
 
